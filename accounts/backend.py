@@ -1,0 +1,201 @@
+"""Who a person is here: the identity policy of SPEC section 4, top to bottom.
+
+``OIDCBackend`` keeps mozilla-django-oidc's chain (``get_userinfo`` ->
+``filter_users_by_claims`` -> ``update_user`` / ``create_user``) and decides:
+a known ``(issuer, sub)`` signs into its account; otherwise a verified email links
+to the one account that has it; otherwise an account is created if registration is
+allowed. Protocol facts come from ``accounts.provider``; every refusal is a
+``SignInError`` raised before anything is written.
+"""
+
+import logging
+import re
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+from accounts.errors import SignInError
+from accounts.models import Identity, Role
+from accounts.provider import PROTOCOL_CLAIMS
+from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
+
+logger = logging.getLogger(__name__)
+
+USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
+
+
+class OIDCBackend(OIDCAuthenticationBackend):
+    """Signs a person in through an OpenID provider and decides which account they get."""
+
+    def __init__(self, *args, **kwargs):
+        # The parent reads one provider from module settings; here a provider is data
+        # passed to authenticate(), so there is nothing to read up front.
+        self.UserModel = get_user_model()
+
+    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, **kwargs):
+        """Redeem the code, validate the ID token, and return the account it signs into."""
+        if provider is None or not code:
+            return None
+        self.request, self.provider = request, provider
+        tokens = provider.exchange_code(code, code_verifier)
+        payload = provider.validate_id_token(tokens["id_token"], nonce)
+        user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        user.oidc_login = {
+            "provider": provider.name,
+            "issuer": payload["iss"],
+            "sub": payload["sub"],
+            "sid": payload.get("sid"),
+            "id_token": tokens["id_token"],
+        }
+        return user
+
+    def get_user(self, user_id):
+        """The session's account, unless it was deactivated since."""
+        return ModelBackend.get_user(self, user_id)
+
+    # --- claims ----------------------------------------------------------------------
+    def get_userinfo(self, access_token, id_token, payload):
+        """The ID token's claims, completed from userinfo when a needed claim is missing."""
+        claims = dict(payload)
+        needed = ["email", "email_verified", self.provider.username_attribute]
+        if self.provider.claim_roles:
+            needed.append(self.provider.claim_roles)
+        if all(claim_value(claims, name) is not MISSING for name in needed):
+            return claims
+        if not access_token or not self.provider.has_userinfo():
+            return claims
+        userinfo = self.provider.fetch_userinfo(access_token)
+        if userinfo.get("sub") != payload["sub"]:
+            raise SignInError("userinfo_mismatch", "userinfo sub differs from the ID token's sub")
+        claims.update({name: value for name, value in userinfo.items() if name not in PROTOCOL_CLAIMS})
+        return claims
+
+    def email_is_verified(self, claims):
+        """False when the provider says so, or lists the claim and does not say exactly true."""
+        value = claims.get("email_verified", MISSING)
+        if value is False or (isinstance(value, str) and value.strip().lower() == "false"):
+            return False
+        if "email_verified" in (self.provider.metadata().get("claims_supported") or []):
+            return value is True
+        return True
+
+    @staticmethod
+    def usable_email(claims):
+        email = claims.get("email")
+        if not isinstance(email, str) or not email.strip():
+            return None
+        try:
+            validate_email(email.strip())
+        except ValidationError:
+            logger.warning("OIDC email claim %r is not an email address; ignored", email[:100])
+            return None
+        return email.strip()
+
+    # --- the policy ----------------------------------------------------------------------
+    def get_or_create_user(self, access_token, id_token, payload):
+        """The account for this identity: linked, matched by verified email, or created."""
+        claims = self.get_userinfo(access_token, id_token, payload)
+        role = resolve_role(self.provider, claims)
+        try:
+            with transaction.atomic():
+                identity = (
+                    Identity.objects.select_related("user")
+                    .filter(issuer=payload["iss"], subject=payload["sub"])
+                    .first()
+                )
+                if identity is None:
+                    user = self.link_or_create(claims, role)
+                    identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
+                user = identity.user
+                if not self.user_can_authenticate(user):
+                    raise SignInError("inactive", f"account {user.username!r} is inactive")
+                self.update_user(user, claims, role)
+                self.record_identity(identity, claims)
+        except IntegrityError as exc:
+            raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
+        return user
+
+    def link_or_create(self, claims, role):
+        """A first sign-in: link to the one account with this verified email, or create one."""
+        email = self.usable_email(claims)
+        if email and not self.email_is_verified(claims):
+            raise SignInError("email_unverified", f"email_verified={claims.get('email_verified')!r}")
+        users = list(self.filter_users_by_claims({"email": email})[:2]) if email else []
+        if len(users) > 1:
+            raise SignInError("ambiguous_email", f"{len(users)} accounts share the email")
+        if users:
+            user = users[0]
+            if user.identities.filter(issuer=claims["iss"]).exists():
+                raise SignInError(
+                    "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
+                )
+            if not self.user_can_authenticate(user):
+                raise SignInError("inactive", f"account {user.username!r} is inactive")
+            logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
+            return user
+        if not self.provider.allow_registration:
+            raise SignInError("registration_closed", "no account matches and registration is off")
+        return self.create_user(dict(claims, email=email or ""), role)
+
+    def create_user(self, claims, role=None):
+        """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role."""
+        user = self.UserModel(
+            username=self.get_username(claims),
+            email=claims.get("email") or "",
+            first_name=str(claims.get("given_name") or "")[:150],
+            last_name=str(claims.get("family_name") or "")[:150],
+            role=role or Role.VIEWER,
+        )
+        user.set_unusable_password()
+        user.save()
+        logger.info("OIDC account %r created for %s of %s as %s", user.username, claims["sub"], claims["iss"], user.role)
+        return user
+
+    def get_username(self, claims):
+        """A valid username no account uses yet, from the configured claim or a fallback."""
+        for name in (self.provider.username_attribute, "preferred_username", "email", "name"):
+            value = claims.get(name)
+            if isinstance(value, str) and value.strip():
+                if name == "email":
+                    value = value.split("@")[0]
+                base = USERNAME_UNSAFE.sub("-", value.strip()).strip("-")[:140]
+                if base:
+                    break
+        else:
+            base = "user"
+        username, number = base, 1
+        while self.UserModel.objects.filter(username__iexact=username).exists():
+            number += 1
+            username = f"{base}-{number}"
+        return username
+
+    def update_user(self, user, claims, role):
+        """Apply the role the provider grants (promotion and demotion); write only changes."""
+        if role is not None and role != user.role:
+            logger.info("OIDC role of %r changed from %s to %s by %s", user.username, user.role, role, self.provider.name)
+            user.role = role
+            user.save(update_fields=["role"])
+        return user
+
+    def record_identity(self, identity, claims):
+        identity.provider = self.provider.name
+        identity.email = (self.usable_email(claims) or "")[:254]
+        groups = claim_value(claims, self.provider.claim_roles or "groups")
+        identity.groups = claim_strings(groups)[:100] if groups is not MISSING else []
+        identity.last_used_at = timezone.now()
+        identity.save()
+
+
+class PasswordBackend(ModelBackend):
+    """Username and password, unless DISABLE_USERPASS_LOGIN turns it off everywhere."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if settings.DISABLE_USERPASS_LOGIN:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

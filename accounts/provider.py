@@ -1,0 +1,408 @@
+"""An OpenID provider as data, and the protocol facts about it.
+
+Discovery, JWKS (both cached in Django's cache, so several processes share them), the
+token endpoint, userinfo and ID token validation. Nothing here knows about accounts:
+it answers "what did the provider say, and can it be trusted", and raises ``SignInError``
+when it cannot.
+"""
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+
+import jwt
+import requests
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.errors import SignInError
+
+logger = logging.getLogger(__name__)
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+DEFAULT_SCOPES = ("openid", "email", "profile")
+HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
+# Which key fits which algorithm: (kty, crv). Anything not listed is refused.
+KEY_TYPES = {
+    "RS256": ("RSA", None), "RS384": ("RSA", None), "RS512": ("RSA", None),
+    "PS256": ("RSA", None), "PS384": ("RSA", None), "PS512": ("RSA", None),
+    "ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521"),
+    "EdDSA": ("OKP", None),
+}  # fmt: skip
+# A JWKS refetch for an unknown key id happens at most this often (key rotation, not DoS).
+JWKS_REFETCH_SECONDS = 60
+# Claims only the ID token may state; userinfo never overrides them.
+PROTOCOL_CLAIMS = {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "sid", "auth_time", "at_hash", "c_hash", "jti"}
+
+
+def _cache_key(kind, url):
+    return f"oidc:{kind}:{hashlib.sha256(url.encode()).hexdigest()[:40]}"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One configured OpenID provider (``settings.OIDC_PROVIDER_CONFIGS`` entry)."""
+
+    name: str
+    label: str
+    client_id: str | None
+    client_secret: str | None
+    redirect_uri: str
+    server_url: str | None
+    metadata_url: str | None
+    allow_registration: bool = True
+    username_attribute: str = "preferred_username"
+    claim_roles: str | None = None
+    role_values: dict = field(default_factory=dict)
+    tls_cafile: str | None = None
+    rp_initiated_logout: bool = False
+    end_session_endpoint: str | None = None
+    post_logout_redirect_uri: str | None = None
+    scopes: str | None = None
+    token_auth_method: str = "auto"
+    vars: dict = field(default_factory=dict, compare=False, repr=False)
+    first: bool = False
+
+    # --- what the person sees -------------------------------------------------------
+    @property
+    def display_name(self):
+        label = self.label.strip()
+        if not label:
+            return "OIDC"
+        return {"authentik": "Authentik", "authelia": "Authelia"}.get(label.lower(), label.title() if label.islower() else label)
+
+    @property
+    def button_text(self):
+        return f"Sign in with {self.display_name}"
+
+    @property
+    def start_path(self):
+        return "/api/login/openid" if self.first else f"/api/login/openid/{self.name}"
+
+    @property
+    def callback_path(self):
+        return urlsplit(self.redirect_uri).path.rstrip("/") or "/"
+
+    # --- discovery -------------------------------------------------------------------
+    @property
+    def discovery_url(self):
+        if self.metadata_url:
+            return self.metadata_url
+        return (self.server_url or "").rstrip("/") + WELL_KNOWN
+
+    @property
+    def expected_issuer(self):
+        """The issuer the configuration implies (compared without a trailing slash), if any."""
+        if self.server_url:
+            return self.server_url
+        if self.metadata_url and self.metadata_url.rstrip("/").endswith(WELL_KNOWN):
+            return self.metadata_url.rstrip("/")[: -len(WELL_KNOWN)]
+        return None
+
+    def metadata(self):
+        """The provider's discovery document, validated, from the shared cache when fresh."""
+        key = _cache_key("meta", self.discovery_url)
+        document = cache.get(key)
+        if document is None:
+            document = self._fetch_json("GET", self.discovery_url, reason_if_bad="discovery_invalid")
+            self._check_metadata(document)
+            cache.set(key, document, settings.OIDC_CACHE_SECONDS)
+        return document
+
+    def _check_metadata(self, document):
+        if not isinstance(document, dict):
+            raise SignInError("discovery_invalid", f"{self.discovery_url} is not a JSON object")
+        for name in ("issuer", "authorization_endpoint", "token_endpoint"):
+            if not isinstance(document.get(name), str) or not document[name]:
+                raise SignInError("discovery_invalid", f"{self.discovery_url} has no {name}")
+        issuer = document["issuer"]
+        expected = self.expected_issuer
+        if expected is not None and issuer.rstrip("/") != expected.rstrip("/"):
+            raise SignInError(
+                "issuer_mismatch",
+                f"configured {expected!r} but the provider's issuer is {issuer!r}: "
+                f"set {self.vars.get('SERVER_APPLICATION_URL', 'OIDC_SERVER_APPLICATION_URL')}={issuer}",
+            )
+        secure = issuer.startswith("https://")
+        for name, value in document.items():
+            if name.endswith("_endpoint") or name == "jwks_uri":
+                scheme = urlsplit(value).scheme if isinstance(value, str) else ""
+                if scheme not in ("https", "http") or (secure and scheme != "https"):
+                    raise SignInError("discovery_invalid", f"{name} {value!r} is not an https URL")
+
+    # --- HTTP ------------------------------------------------------------------------
+    def _http(self, method, url, **kwargs):
+        """One call to the provider, with the configured CA bundle and timeout."""
+        kwargs.setdefault("allow_redirects", method == "GET")
+        try:
+            return requests.request(
+                method, url, timeout=settings.OIDC_TIMEOUT, verify=self.tls_cafile or True, **kwargs
+            )
+        except requests.exceptions.SSLError as exc:
+            raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
+        except requests.exceptions.Timeout:
+            raise SignInError("provider_timeout", f"{method} {url} timed out after {settings.OIDC_TIMEOUT}s") from None
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise SignInError("provider_unreachable", f"{method} {url}: {type(exc).__name__}") from None
+
+    def _fetch_json(self, method, url, reason_if_bad="bad_response", **kwargs):
+        response = self._http(method, url, **kwargs)
+        if response.status_code != 200:
+            reason = "provider_unreachable" if response.status_code >= 500 else reason_if_bad
+            raise SignInError(reason, f"{method} {url} answered HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise SignInError(reason_if_bad, f"{method} {url} did not answer JSON") from None
+
+    # --- the authorization request ---------------------------------------------------
+    def authorization_url(self, state, nonce, code_challenge):
+        document = self.metadata()
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": self.scope_string(document),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        parts = urlsplit(document["authorization_endpoint"])
+        query = urlencode([*parse_qsl(parts.query), *params.items()])
+        return urlunsplit(parts._replace(query=query))
+
+    def scope_string(self, document):
+        if self.scopes:
+            scopes = self.scopes.replace(",", " ").split()
+            return " ".join(["openid", *[s for s in scopes if s != "openid"]])
+        scopes = list(DEFAULT_SCOPES)
+        if "groups" in (document.get("scopes_supported") or []):
+            scopes.append("groups")
+        return " ".join(scopes)
+
+    def check_response_issuer(self, iss):
+        """RFC 9207: the ``iss`` of the authorization response must be this provider's."""
+        document = self.metadata()
+        if iss is None:
+            if document.get("authorization_response_iss_parameter_supported") is True:
+                raise SignInError("mixup", "authorization response without the iss parameter")
+            return
+        if iss != document["issuer"]:
+            raise SignInError("mixup", f"authorization response iss {iss!r} is not {document['issuer']!r}")
+
+    # --- the token endpoint ------------------------------------------------------------
+    def client_auth_method(self, document):
+        """client_secret_basic unless configured otherwise or the provider only takes post."""
+        if self.token_auth_method != "auto":
+            return self.token_auth_method
+        supported = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        if "client_secret_basic" not in supported and "client_secret_post" in supported:
+            return "client_secret_post"
+        return "client_secret_basic"
+
+    def exchange_code(self, code, code_verifier):
+        """Redeem the authorization code; returns the token response (with an ``id_token``)."""
+        document = self.metadata()
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        headers = {"Accept": "application/json"}
+        if self.client_auth_method(document) == "client_secret_post":
+            data.update(client_id=self.client_id, client_secret=self.client_secret)
+        else:
+            # RFC 6749 section 2.3.1: form-urlencode each part before base64.
+            pair = f"{quote_plus(self.client_id or '')}:{quote_plus(self.client_secret or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        response = self._http("POST", document["token_endpoint"], data=data, headers=headers)
+        if response.status_code != 200:
+            raise self._token_error(response)
+        try:
+            tokens = response.json()
+        except ValueError:
+            raise SignInError("bad_response", "token endpoint did not answer JSON") from None
+        if not isinstance(tokens, dict) or not isinstance(tokens.get("id_token"), str):
+            raise SignInError("bad_response", "token response has no id_token")
+        token_type = tokens.get("token_type")
+        if token_type is not None and str(token_type).lower() != "bearer":
+            raise SignInError("bad_response", f"token_type {token_type!r} is not Bearer")
+        return tokens
+
+    def _token_error(self, response):
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown_error"
+        detail = f"token endpoint answered HTTP {response.status_code} error={error}"
+        if isinstance(body, dict) and isinstance(body.get("error_description"), str):
+            detail += f" ({body['error_description'][:200]})"
+        if response.status_code >= 500:
+            return SignInError("provider_unreachable", detail)
+        if error == "invalid_grant":
+            return SignInError("code_rejected", detail)
+        if error in ("invalid_client", "unauthorized_client") or response.status_code == 401:
+            return SignInError("client_rejected", detail)
+        return SignInError("token_refused", detail, error=error)
+
+    # --- userinfo ----------------------------------------------------------------------
+    def has_userinfo(self):
+        return bool(self.metadata().get("userinfo_endpoint"))
+
+    def fetch_userinfo(self, access_token):
+        """Claims from the userinfo endpoint (JSON, or a signed JWT)."""
+        endpoint = self.metadata()["userinfo_endpoint"]
+        response = self._http("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
+        if response.status_code != 200:
+            raise SignInError("bad_response", f"userinfo answered HTTP {response.status_code}")
+        if response.headers.get("Content-Type", "").lower().startswith("application/jwt"):
+            claims = self._decode(response.text.strip(), require=["sub"], optional_iss_aud=True)
+        else:
+            try:
+                claims = response.json()
+            except ValueError:
+                raise SignInError("bad_response", "userinfo did not answer JSON") from None
+        if not isinstance(claims, dict):
+            raise SignInError("bad_response", "userinfo is not a JSON object")
+        return claims
+
+    # --- tokens ------------------------------------------------------------------------
+    def validate_id_token(self, id_token, nonce):
+        """Claims of a fully validated ID token (OpenID Connect Core 3.1.3.7)."""
+        claims = self._decode(id_token, require=["iss", "sub", "aud", "exp", "iat"])
+        if not hmac.compare_digest(str(claims.get("nonce", "")), nonce or "\0"):
+            raise SignInError("invalid_token", "nonce does not match the one sent")
+        return claims
+
+    def _decode(self, token, require, optional_iss_aud=False):
+        document = self.metadata()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise SignInError("invalid_token", f"unreadable token header: {exc}") from None
+        alg = header.get("alg")
+        advertised = document.get("id_token_signing_alg_values_supported") or ["RS256"]
+        if not isinstance(alg, str) or alg not in advertised or alg == "none":
+            raise SignInError("invalid_token", f"alg {alg!r} is not among the provider's {advertised}")
+        if alg not in HMAC_ALGORITHMS and alg not in KEY_TYPES:
+            raise SignInError("invalid_token", f"alg {alg!r} is not supported")
+        typ = header.get("typ")
+        if typ is not None and str(typ).lower() not in ("jwt", "application/jwt"):
+            # A logout token or an access token is never accepted as an ID token.
+            raise SignInError("invalid_token", f"token typ {typ!r} is not an ID token")
+        key = self._verification_key(alg, header)
+        issuer = document["issuer"]
+        audience = self.client_id
+        options = {"require": require, "verify_aud": True, "verify_iss": True}
+        try:
+            if optional_iss_aud:
+                unverified = jwt.decode(token, options={"verify_signature": False})
+                options["verify_aud"] = "aud" in unverified
+                options["verify_iss"] = "iss" in unverified
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=issuer,
+                leeway=settings.OIDC_LEEWAY_SECONDS,
+                options=options,
+            )
+        except jwt.PyJWTError as exc:
+            raise SignInError("invalid_token", f"{type(exc).__name__}: {exc}") from None
+        self._check_audience(claims)
+        subject = claims.get("sub")
+        if "sub" in require and (not isinstance(subject, str) or not subject or len(subject) > 255):
+            raise SignInError("invalid_token", "sub is missing, empty or too long")
+        return claims
+
+    def _check_audience(self, claims):
+        audience = claims.get("aud")
+        if audience is None:
+            return
+        audiences = [audience] if isinstance(audience, str) else audience
+        extra = [a for a in audiences if a != self.client_id]
+        if extra:
+            raise SignInError("invalid_token", f"untrusted extra audiences {extra!r}")
+        if "azp" in claims and claims["azp"] != self.client_id:
+            raise SignInError("invalid_token", f"azp {claims['azp']!r} is not this client")
+
+    def _verification_key(self, alg, header):
+        if alg in HMAC_ALGORITHMS:
+            # Authentik without a signing key signs with the client secret.
+            if not self.client_secret:
+                raise SignInError("invalid_token", f"{alg} needs the client secret, which is not set")
+            return self.client_secret.encode()
+        kid = header.get("kid")
+        jwks = self.jwks()
+        key = self._find_key(jwks, alg, kid)
+        if key is None and self._may_refetch_jwks(jwks):
+            # An unknown key id may mean the provider rotated its keys.
+            key = self._find_key(self.jwks(refresh=True), alg, kid)
+        if key is None:
+            raise SignInError("invalid_token", f"no {alg} key with kid {kid!r} in the provider's JWKS")
+        return key
+
+    @staticmethod
+    def _find_key(jwks, alg, kid):
+        kty, crv = KEY_TYPES[alg]
+        matches = []
+        for jwk in jwks.get("keys") or []:
+            if not isinstance(jwk, dict) or jwk.get("kty") != kty:
+                continue
+            if crv and jwk.get("crv") != crv:
+                continue
+            if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
+                continue
+            if kid is not None and jwk.get("kid") != kid:
+                continue
+            matches.append(jwk)
+        # Without a kid the key must be unambiguous.
+        if len(matches) != 1:
+            return None
+        try:
+            return jwt.PyJWK(matches[0], algorithm=alg).key
+        except jwt.PyJWTError:
+            return None
+
+    def jwks(self, refresh=False):
+        key = _cache_key("jwks", self.discovery_url)
+        cached = None if refresh else cache.get(key)
+        if cached is None:
+            uri = self.metadata().get("jwks_uri")
+            if not uri:
+                raise SignInError("discovery_invalid", "the provider has no jwks_uri")
+            keys = self._fetch_json("GET", uri)
+            if not isinstance(keys, dict):
+                raise SignInError("bad_response", "the JWKS is not a JSON object")
+            cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
+            cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
+        return cached
+
+    def _may_refetch_jwks(self, jwks):
+        """One refetch per ``JWKS_REFETCH_SECONDS`` across all processes, and none of a fresh copy."""
+        if time.time() - jwks["fetched_at"] < JWKS_REFETCH_SECONDS:
+            return False
+        return cache.add(_cache_key("jwks-refetch", self.discovery_url), 1, JWKS_REFETCH_SECONDS)
+
+
+def providers():
+    """Every configured provider, in the order of their buttons."""
+    configs = settings.OIDC_PROVIDER_CONFIGS if settings.OIDC_ENABLED else []
+    return [Provider(**config, first=index == 0) for index, config in enumerate(configs)]
+
+
+def get_provider(name=None):
+    """The provider called ``name`` (the first one when ``name`` is None), or None."""
+    for provider in providers():
+        if name is None or provider.name == name:
+            return provider
+    return None

@@ -1,0 +1,207 @@
+"""The login page, the OIDC start and callback, the signed-in home page and logout."""
+
+import hashlib
+import logging
+import secrets
+import time
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_http_methods
+from mozilla_django_oidc.utils import generate_code_challenge
+
+from accounts.errors import SignInError
+from accounts.provider import get_provider, providers
+
+logger = logging.getLogger(__name__)
+
+FLOWS = "oidc_flows"
+MAX_FLOWS = 10
+
+
+def safe_next(value):
+    """``value`` when it is a path on this site, else None (no open redirects)."""
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts=None) and value.startswith("/"):
+        return value
+    return None
+
+
+def login_url(next_url=None, local=False):
+    query = {}
+    if next_url:
+        query["next"] = next_url
+    if local:
+        query["local"] = "1"
+    return reverse("login") + (f"?{urlencode(query)}" if query else "")
+
+
+class LoginPage(LoginView):
+    """``/login``: a button per provider and, unless disabled, the password form."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def dispatch(self, request, *args, **kwargs):
+        wants_page = request.GET.get("local") == "1" or request.GET.get("bypass_autologin") == "true"
+        first = get_provider()
+        if settings.OIDC_AUTOLOGIN and first and request.method == "GET" and not wants_page:
+            if not request.user.is_authenticated:
+                next_url = safe_next(request.GET.get("next"))
+                return redirect(first.start_path + (f"?{urlencode({'next': next_url})}" if next_url else ""))
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        if settings.DISABLE_USERPASS_LOGIN:
+            messages.error(
+                request,
+                "Password sign-in is turned off on this site (DISABLE_USERPASS_LOGIN). "
+                "Use the sign-in button above.",
+            )
+            logger.warning("password login refused: DISABLE_USERPASS_LOGIN is set")
+            return redirect(login_url(safe_next(request.POST.get("next")), local=True))
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        next_url = safe_next(self.request.GET.get("next"))
+        suffix = f"?{urlencode({'next': next_url})}" if next_url else ""
+        context["providers"] = [
+            {"label": p.button_text, "url": p.start_path + suffix} for p in providers()
+        ]
+        context["password_login"] = not settings.DISABLE_USERPASS_LOGIN
+        return context
+
+
+def refuse(request, error, provider=None, next_url=None):
+    """Show the person why the sign-in failed, log one line, and go back to the login page."""
+    label = provider.display_name if provider else "The sign-in provider"
+    messages.error(request, error.message(label))
+    logger.warning(
+        "OIDC sign-in refused: reason=%s provider=%s %s",
+        error.reason,
+        provider.name if provider else "-",
+        error.detail,
+    )
+    return HttpResponseRedirect(login_url(next_url, local=True))
+
+
+@require_GET
+def oidc_start(request, name=None):
+    """``/api/login/openid``: remember state, nonce and PKCE verifier, then go to the provider."""
+    provider = get_provider(name)
+    if provider is None:
+        messages.error(request, "Single sign-on is not configured on this site.")
+        logger.warning("OIDC start refused: no provider %r configured", name)
+        return HttpResponseRedirect(login_url(local=True))
+    next_url = safe_next(request.GET.get("next"))
+    state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
+    try:
+        url = provider.authorization_url(state, nonce, generate_code_challenge(verifier, "S256"))
+    except SignInError as error:
+        return refuse(request, error, provider, next_url)
+    now = time.time()
+    flows = {
+        key: flow
+        for key, flow in request.session.get(FLOWS, {}).items()
+        if now - flow["created"] < settings.OIDC_STATE_SECONDS
+    }
+    # Several tabs may sign in at once; the oldest unfinished attempts make room.
+    while len(flows) >= MAX_FLOWS:
+        flows.pop(min(flows, key=lambda key: flows[key]["created"]))
+    flows[state] = {
+        "provider": provider.name,
+        "nonce": nonce,
+        "verifier": verifier,
+        "next": next_url,
+        "created": now,
+    }
+    request.session[FLOWS] = flows
+    return HttpResponseRedirect(url)
+
+
+def take_flow(request, state):
+    """Remove and return the flow ``state`` began; None if it is unknown or already used."""
+    if not state or len(state) > 200:
+        return None
+    flows = request.session.get(FLOWS, {})
+    flow = flows.pop(state, None)
+    if flow is None:
+        return None
+    request.session[FLOWS] = flows
+    request.session.save()
+    # Re-read the session so the token exchange below does not overwrite what other tabs write.
+    request.session = request.session.__class__(request.session.session_key)
+    # Single use across processes, even if two requests read the session at the same moment.
+    used = "oidc:used-state:" + hashlib.sha256(state.encode()).hexdigest()
+    if not cache.add(used, 1, settings.OIDC_STATE_SECONDS * 2):
+        return None
+    return flow
+
+
+@require_GET
+def oidc_callback(request, name=None):
+    """``/api/oauth/openid``: the provider sends the person back here with a code."""
+    flow = take_flow(request, request.GET.get("state"))
+    provider = get_provider(flow["provider"]) if flow else get_provider(name)
+    next_url = flow["next"] if flow else None
+    try:
+        if "error" in request.GET:
+            error = request.GET["error"]
+            error = error if error.isascii() and error.replace("_", "").isalnum() else "unknown_error"
+            raise SignInError(
+                "provider_denied",
+                f"error={error} description={request.GET.get('error_description', '')[:200]!r}",
+                error=error,
+            )
+        if flow is None:
+            if request.user.is_authenticated:
+                # A reloaded or double-submitted callback after a sign-in that worked.
+                return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL)
+            raise SignInError("state_unknown", "state missing, unknown or already used")
+        if provider is None:
+            raise SignInError("provider_gone", f"provider {flow['provider']!r} is no longer configured")
+        if request.path.rstrip("/") != provider.callback_path:
+            raise SignInError("mixup", f"callback for {provider.name} arrived at {request.path}")
+        if time.time() - flow["created"] > settings.OIDC_STATE_SECONDS:
+            raise SignInError("state_expired", "state older than OIDC_STATE_SECONDS")
+        provider.check_response_issuer(request.GET.get("iss"))
+        if not request.GET.get("code"):
+            raise SignInError("code_missing", "callback without code")
+        user = auth.authenticate(
+            request,
+            provider=provider,
+            code=request.GET["code"],
+            nonce=flow["nonce"],
+            code_verifier=flow["verifier"],
+        )
+    except SignInError as error:
+        return refuse(request, error, provider, next_url)
+    if user is None:
+        return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)
+    auth.login(request, user, backend="accounts.backend.OIDCBackend")
+    login = user.oidc_login
+    request.session["oidc"] = {key: login[key] for key in ("provider", "issuer", "sub", "sid")}
+    logger.info("OIDC sign-in: account %r via %s (sub %s)", user.username, provider.name, login["sub"])
+    return HttpResponseRedirect(next_url or settings.LOGIN_REDIRECT_URL)
+
+
+@login_required
+def home(request):
+    return render(request, "accounts/home.html", {"identities": request.user.identities.all()})
+
+
+@require_http_methods(["GET", "POST"])
+def logout(request):
+    """POST ends the session; GET asks for confirmation (a link must not log anyone out)."""
+    if request.method == "GET":
+        return render(request, "accounts/logout.html")
+    auth.logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect(login_url(local=True))

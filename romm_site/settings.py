@@ -1,0 +1,131 @@
+"""Settings for romm_site: the only place that reads the environment (see SPEC section 2)."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from romm_site.envvars import EnvReader, read_providers, stray_provider_variables
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = EnvReader(os.environ)
+
+DEBUG = env.bool("DEBUG", False)
+ROMM_BASE_URL = env.str("ROMM_BASE_URL", "http://localhost:8000").rstrip("/")
+_base = urlsplit(ROMM_BASE_URL)
+if _base.scheme not in ("http", "https") or not _base.hostname:
+    raise ImproperlyConfigured(
+        f"ROMM_BASE_URL={ROMM_BASE_URL!r} is not a URL: use the address people type, "
+        "for example https://romm.example.com"
+    )
+BASE_URL_IS_HTTPS = _base.scheme == "https"
+
+SECRET_KEY = env.secret("SECRET_KEY")
+if SECRET_KEY is None:
+    # Development fallback; `manage.py check --deploy` flags the insecure prefix.
+    SECRET_KEY = "django-insecure-development-key-set-SECRET_KEY-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS") or [_base.hostname, "localhost", "127.0.0.1", "[::1]"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS") or [f"{_base.scheme}://{_base.netloc}"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "mozilla_django_oidc",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "romm_site.urls"
+WSGI_APPLICATION = "romm_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.site",
+            ],
+        },
+    },
+]
+
+_django_env = environ.Env()
+DATABASES = {
+    "default": _django_env.db_url_config(
+        env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    )
+}
+CACHES = {"default": _django_env.cache_url_config(env.str("CACHE_URL", "locmemcache://"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "accounts.backend.OIDCBackend",
+    "accounts.backend.PasswordBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS
+CSRF_COOKIE_SECURE = BASE_URL_IS_HTTPS
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TZ", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"accounts": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")}},
+}
+
+# --- OpenID Connect (SPEC section 2) -------------------------------------------------
+OIDC_ENABLED = env.bool("OIDC_ENABLED", False)
+OIDC_AUTOLOGIN = env.bool("OIDC_AUTOLOGIN", False)
+DISABLE_USERPASS_LOGIN = env.bool("DISABLE_USERPASS_LOGIN", False)
+OIDC_PROVIDER_CONFIGS = read_providers(env, ROMM_BASE_URL) if OIDC_ENABLED else []
+OIDC_STRAY_VARIABLES = stray_provider_variables(
+    os.environ, [p["name"] for p in OIDC_PROVIDER_CONFIGS] if env.str("OIDC_PROVIDERS") else []
+)
+# Seconds for every call to the provider, and how long discovery and JWKS stay cached.
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", 10, minimum=1, maximum=120)
+OIDC_CACHE_SECONDS = env.int("OIDC_CACHE_SECONDS", 3600, minimum=0, maximum=86400)
+# How long a started sign-in may take before its state expires.
+OIDC_STATE_SECONDS = env.int("OIDC_STATE_SECONDS", 600, minimum=60, maximum=3600)
+# Clock skew tolerated on exp/iat.
+OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=600)
