@@ -162,8 +162,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
         for name in (self.provider.username_attribute, "preferred_username", "email", "name"):
             value = claims.get(name)
             if isinstance(value, str) and value.strip():
-                if name == "email":
-                    value = value.split("@")[0]
+                if name == "email" and name != self.provider.username_attribute:
+                    value = value.split("@")[0]  # a fallback, not a chosen attribute
                 base = USERNAME_UNSAFE.sub("-", value.strip()).strip("-")[:140]
                 if base:
                     break

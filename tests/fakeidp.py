@@ -1,0 +1,217 @@
+"""One fake OpenID provider at the HTTP boundary, used by every unit test.
+
+It answers discovery, JWKS, token and userinfo over requests-mock, signs real JWTs with a
+test key, and behaves like Authentik or Authelia as ../shared/PROVIDERS.md describes:
+issuer forms, where claims are placed, ``aud`` string vs array, client authentication,
+RFC 9207 ``iss`` on the authorization response.
+"""
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from functools import lru_cache
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+CLIENT_ID = "romm"
+CLIENT_SECRET = "s3cret+with/odd:chars%"
+
+# The cast: one person for every rule.
+PEOPLE = {
+    "alice": {"email": "alice@example.com", "email_verified": True, "groups": ["romm-admins"], "name": "Alice Admin"},
+    "bob": {"email": "bob@example.com", "email_verified": True, "groups": ["romm-editors"], "name": "Bob Editor"},
+    "carol": {"email": "carol@example.com", "email_verified": True, "groups": ["romm-viewers"], "name": "Carol Viewer"},
+    "dave": {"email": "dave@example.com", "email_verified": False, "groups": ["romm-viewers"], "name": "Dave Unverified"},
+    "erin": {"email": "erin@example.com", "email_verified": True, "groups": ["staff"], "name": "Erin Unmapped"},
+    "frank": {"email": "Frank@Example.com", "email_verified": True, "groups": ["romm-viewers"], "name": "Frank Local"},
+}
+
+# Authelia 4.39 keeps these out of the code-flow ID token; they come only from userinfo.
+HYDRATED_CLAIMS = {"email", "email_verified", "preferred_username", "name", "groups"}
+
+
+@lru_cache(maxsize=None)
+def rsa_key(index=0):
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@lru_cache(maxsize=None)
+def ec_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(private_key, kid, alg):
+    jwk = jwt.algorithms.get_default_algorithms()[alg].to_jwk(private_key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "use": "sig", "alg": alg}
+
+
+class FakeProvider:
+    """A provider profile ("authentik" or "authelia") answering over requests-mock."""
+
+    def __init__(self, mocker, profile="authentik", host=None, slug="romm", client_id=CLIENT_ID,
+                 client_secret=CLIENT_SECRET, algs=("RS256",)):
+        self.mocker, self.profile = mocker, profile
+        self.client_id, self.client_secret = client_id, client_secret
+        self.kid, self.key = "key-1", rsa_key(0)
+        self.extra_keys = []
+        self.codes = {}
+        self.calls = []
+        self.subjects = {}
+        self.id_token_changes = {}
+        self.header_changes = {}
+        self.userinfo_changes = {}
+        self.sign = None  # a function (claims, header) -> token replacing normal signing
+        self.token_error = None  # (status, json) answered by the token endpoint
+        if profile == "authentik":
+            host = host or "https://auth.example.com"
+            self.issuer = f"{host}/application/o/{slug}/"
+            self.server_url = f"{host}/application/o/{slug}/"
+            endpoints = {
+                "authorization_endpoint": f"{host}/application/o/authorize/",
+                "token_endpoint": f"{host}/application/o/token/",
+                "userinfo_endpoint": f"{host}/application/o/userinfo/",
+                "jwks_uri": f"{host}/application/o/{slug}/jwks/",
+                "end_session_endpoint": f"{host}/application/o/{slug}/end-session/",
+            }
+            self.auth_methods = ["client_secret_post", "client_secret_basic"]
+        else:
+            host = host or "https://auth.example.org"
+            self.issuer = host
+            self.server_url = host
+            endpoints = {
+                "authorization_endpoint": f"{host}/api/oidc/authorization",
+                "token_endpoint": f"{host}/api/oidc/token",
+                "userinfo_endpoint": f"{host}/api/oidc/userinfo",
+                "jwks_uri": f"{host}/jwks.json",
+            }
+            self.auth_methods = ["client_secret_basic"]
+        self.discovery_url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        self.metadata = {
+            "issuer": self.issuer,
+            **endpoints,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(algs),
+            "token_endpoint_auth_methods_supported": list(self.auth_methods),
+            "code_challenge_methods_supported": ["plain", "S256"] if profile == "authentik" else ["S256"],
+            "scopes_supported": ["openid", "email", "profile"] + (["groups"] if profile == "authelia" else []),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "email_verified", "name",
+                                 "preferred_username", "groups"],
+        }
+        if profile == "authelia":
+            self.metadata["authorization_response_iss_parameter_supported"] = True
+        self.install()
+
+    # --- HTTP ------------------------------------------------------------------------------
+    def install(self):
+        m = self.mocker
+        m.get(self.discovery_url, json=lambda request, context: self.metadata)
+        m.get(self.metadata["jwks_uri"], json=lambda request, context: self.jwks())
+        m.post(self.metadata["token_endpoint"], json=self._token)
+        m.get(self.metadata["userinfo_endpoint"], json=self._userinfo)
+
+    def jwks(self):
+        keys = [public_jwk(self.key, self.kid, "RS256")] + [public_jwk(k, kid, alg) for k, kid, alg in self.extra_keys]
+        return {"keys": keys}
+
+    def requests_to(self, endpoint):
+        url = self.metadata[endpoint]
+        return [r for r in self.mocker.request_history if r.url.split("?")[0] == url]
+
+    # --- the browser's visit -----------------------------------------------------------
+    def subject(self, person):
+        if person not in self.subjects:
+            self.subjects[person] = (
+                str(uuid.uuid5(uuid.NAMESPACE_URL, self.issuer + person))
+                if self.profile == "authelia"
+                else hashlib.sha256((self.issuer + person).encode()).hexdigest()
+            )
+        return self.subjects[person]
+
+    def authorize(self, authorization_url, person, **claim_changes):
+        """What the provider does after the person signs in: the callback URL with a code."""
+        params = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+        assert authorization_url.startswith(self.metadata["authorization_endpoint"])
+        assert params["client_id"] == self.client_id and params["response_type"] == "code"
+        assert params["code_challenge_method"] == "S256" and len(params["state"]) >= 8
+        code = secrets.token_urlsafe(16)
+        claims = {"preferred_username": person, "nickname": person, **PEOPLE[person], **claim_changes}
+        self.codes[code] = {"person": person, "claims": claims, **params}
+        query = {"code": code, "state": params["state"]}
+        if self.profile == "authelia":
+            query["iss"] = self.issuer
+        return f"{params['redirect_uri']}?{urlencode(query)}"
+
+    def _client_auth(self, request):
+        header = request.headers.get("Authorization", "")
+        form = parse_qs(request.text or "")
+        if header.startswith("Basic "):
+            raw = base64.b64decode(header[6:]).decode()
+            client_id, _, secret = raw.partition(":")
+            return "client_secret_basic", unquote_plus(client_id), unquote_plus(secret)
+        return "client_secret_post", form.get("client_id", [None])[0], form.get("client_secret", [None])[0]
+
+    def _token(self, request, context):
+        if self.token_error:
+            context.status_code = self.token_error[0]
+            return self.token_error[1]
+        method, client_id, secret = self._client_auth(request)
+        if method not in self.auth_methods or client_id != self.client_id or secret != self.client_secret:
+            context.status_code = 401 if self.profile == "authelia" else 400
+            return {"error": "invalid_client", "error_description": f"client authentication failed ({method})"}
+        form = {k: v[0] for k, v in parse_qs(request.text).items()}
+        grant = self.codes.pop(form.get("code"), None)
+        if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
+            context.status_code = 400
+            return {"error": "invalid_grant", "error_description": "code invalid or redirect_uri mismatch"}
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if challenge != grant["code_challenge"]:
+            context.status_code = 400
+            return {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+        access_token = "at-" + secrets.token_urlsafe(16)
+        self.codes["at:" + access_token] = grant
+        return {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": self.id_token(grant),
+        }
+
+    def _userinfo(self, request, context):
+        grant = self.codes.get("at:" + request.headers.get("Authorization", "")[len("Bearer "):])
+        if grant is None:
+            context.status_code = 401
+            return {"error": "invalid_token"}
+        return {"sub": self.subject(grant["person"]), **grant["claims"], **self.userinfo_changes}
+
+    # --- tokens ----------------------------------------------------------------------------
+    def id_token(self, grant):
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": self.subject(grant["person"]),
+            "aud": [self.client_id] if self.profile == "authelia" else self.client_id,
+            "exp": now + 300,
+            "iat": now,
+            "auth_time": now,
+            "nonce": grant["nonce"],
+            "sid": "sid-" + grant["person"],
+        }
+        if self.profile == "authelia":
+            claims.update(azp=self.client_id, amr=["pwd"])
+        else:
+            claims.update(grant["claims"])
+        for name, value in self.id_token_changes.items():
+            if value is ...:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        header = {"kid": self.kid, **self.header_changes}
+        if self.sign:
+            return self.sign(claims, header)
+        return jwt.encode(claims, self.key, algorithm="RS256", headers=header)
