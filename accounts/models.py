@@ -70,3 +70,81 @@ class Identity(models.Model):
 
     def __str__(self):
         return f"{self.provider}:{self.subject}"
+
+
+class SignInEvent(models.Model):
+    """One sign-in attempt, successful or refused, for the administrator's history."""
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password"
+        OIDC = "oidc", "OpenID Connect"
+        API = "api", "API (HTTP Basic)"
+        TOKEN = "token", "API token grant"
+        LINK = "link", "Break-glass link"
+        ROLE = "role", "Role change"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        REFUSED = "refused", "Refused"
+        CHANGED = "changed", "Changed"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_ins")
+    username = models.CharField(max_length=150, blank=True, help_text="Username given or matched.")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=40, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    provider = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.method} {self.outcome} {self.username}"
+
+
+class OIDCSession(models.Model):
+    """A session here that came from a provider's session, findable by ``sid`` or ``sub``."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_sessions")
+    provider = models.CharField(max_length=64)
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    sid = models.CharField(max_length=255, blank=True)
+    # Kept only when RP-initiated logout needs it as id_token_hint.
+    id_token = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["issuer", "sid"], name="accounts_oidcsess_iss_sid"),
+            models.Index(fields=["issuer", "subject"], name="accounts_oidcsess_iss_sub"),
+        ]
+
+
+class ApiToken(models.Model):
+    """A bearer token from the password grant; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    # Changes when the password changes, which ends the token.
+    password_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+
+class SignInLink(models.Model):
+    """A single-use, short-lived break-glass sign-in link made by a management command."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

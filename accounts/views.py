@@ -17,7 +17,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from mozilla_django_oidc.utils import generate_code_challenge
 
+from accounts import history
 from accounts.errors import SignInError
+from accounts.models import OIDCSession, SignInEvent
 from accounts.provider import get_provider, providers
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,15 @@ def refuse(request, error, provider=None, next_url=None):
         error.reason,
         provider.name if provider else "-",
         error.detail,
+    )
+    history.record(
+        request,
+        SignInEvent.Method.OIDC,
+        SignInEvent.Outcome.REFUSED,
+        reason=error.reason,
+        detail=error.detail,
+        provider=provider.name if provider else "",
+        subject=error.context.get("subject", ""),
     )
     return HttpResponseRedirect(login_url(next_url, local=True))
 
@@ -188,6 +199,27 @@ def oidc_callback(request, name=None):
     auth.login(request, user, backend="accounts.backend.OIDCBackend")
     login = user.oidc_login
     request.session["oidc"] = {key: login[key] for key in ("provider", "issuer", "sub", "sid")}
+    # A second tab finishing as the same person keeps the session key: update its row.
+    OIDCSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={
+            "user": user,
+            "provider": provider.name,
+            "issuer": login["issuer"],
+            "subject": login["sub"],
+            "sid": str(login["sid"] or "")[:255],
+            # The ID token is kept server-side, and only when RP-initiated logout needs it.
+            "id_token": login["id_token"] if provider.rp_initiated_logout else "",
+        },
+    )
+    history.record(
+        request,
+        SignInEvent.Method.OIDC,
+        SignInEvent.Outcome.SUCCESS,
+        user=user,
+        provider=provider.name,
+        subject=login["sub"],
+    )
     logger.info("OIDC sign-in: account %r via %s (sub %s)", user.username, provider.name, login["sub"])
     return HttpResponseRedirect(next_url or settings.LOGIN_REDIRECT_URL)
 

@@ -264,5 +264,5 @@ def test_login_hot_path_queries(client, authentik, django_assert_max_num_queries
     client.logout()
     location = start(client)
     callback = authentik.authorize(location, "carol").replace(BASE_URL, "")
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(28):
         client.get(callback)
