@@ -35,6 +35,7 @@ KEY_TYPES = {
 }  # fmt: skip
 # A JWKS refetch for an unknown key id happens at most this often (key rotation, not DoS).
 JWKS_REFETCH_SECONDS = 60
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Claims only the ID token may state; userinfo never overrides them.
 PROTOCOL_CLAIMS = {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "sid", "auth_time", "at_hash", "c_hash", "jti"}
 
@@ -282,7 +283,21 @@ class Provider:
             raise SignInError("invalid_token", "nonce does not match the one sent")
         return claims
 
-    def _decode(self, token, require, optional_iss_aud=False):
+    def validate_logout_token(self, logout_token):
+        """Claims of a valid Back-Channel Logout token (OpenID Back-Channel Logout 1.0, 2.6)."""
+        claims = self._decode(
+            logout_token, require=["iss", "aud", "iat", "exp", "jti"], types=("logout+jwt", "application/logout+jwt")
+        )
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+            raise SignInError("invalid_token", "logout token without the back-channel logout event")
+        if "nonce" in claims:
+            raise SignInError("invalid_token", "logout token carries a nonce")
+        if not isinstance(claims.get("sid"), str) and not isinstance(claims.get("sub"), str):
+            raise SignInError("invalid_token", "logout token names neither sid nor sub")
+        return claims
+
+    def _decode(self, token, require, optional_iss_aud=False, types=("jwt", "application/jwt")):
         document = self.metadata()
         try:
             header = jwt.get_unverified_header(token)
@@ -295,9 +310,9 @@ class Provider:
         if alg not in HMAC_ALGORITHMS and alg not in KEY_TYPES:
             raise SignInError("invalid_token", f"alg {alg!r} is not supported")
         typ = header.get("typ")
-        if typ is not None and str(typ).lower() not in ("jwt", "application/jwt"):
-            # A logout token or an access token is never accepted as an ID token.
-            raise SignInError("invalid_token", f"token typ {typ!r} is not an ID token")
+        if typ is not None and str(typ).lower() not in types:
+            # Explicit typing keeps an ID token, a logout token and an access token apart.
+            raise SignInError("invalid_token", f"token typ {typ!r} is not one of {types}")
         key = self._verification_key(alg, header)
         issuer = document["issuer"]
         audience = self.client_id
@@ -398,6 +413,17 @@ def providers():
     """Every configured provider, in the order of their buttons."""
     configs = settings.OIDC_PROVIDER_CONFIGS if settings.OIDC_ENABLED else []
     return [Provider(**config, first=index == 0) for index, config in enumerate(configs)]
+
+
+def provider_for_issuer(issuer):
+    """The configured provider whose discovered issuer is exactly ``issuer``, or None."""
+    for provider in providers():
+        try:
+            if provider.metadata()["issuer"] == issuer:
+                return provider
+        except SignInError:
+            continue
+    return None
 
 
 def get_provider(name=None):

@@ -1,4 +1,4 @@
-"""The login page, the OIDC start and callback, the signed-in home page and logout."""
+"""The login page, the OIDC start and callback, and the signed-in home page."""
 
 import hashlib
 import logging
@@ -19,6 +19,7 @@ from mozilla_django_oidc.utils import generate_code_challenge
 
 from accounts import history
 from accounts.errors import SignInError
+from accounts.logout import logout_return_message
 from accounts.models import OIDCSession, SignInEvent
 from accounts.provider import get_provider, providers
 
@@ -52,6 +53,10 @@ class LoginPage(LoginView):
 
     def dispatch(self, request, *args, **kwargs):
         wants_page = request.GET.get("local") == "1" or request.GET.get("bypass_autologin") == "true"
+        if "state" in request.GET and request.method == "GET":
+            # The provider sent the person back after RP-initiated logout.
+            wants_page = True
+            messages.info(request, logout_return_message(request) or "You are signed out.")
         first = get_provider()
         if settings.OIDC_AUTOLOGIN and first and request.method == "GET" and not wants_page:
             if not request.user.is_authenticated:
@@ -229,11 +234,3 @@ def home(request):
     return render(request, "accounts/home.html", {"identities": request.user.identities.all()})
 
 
-@require_http_methods(["GET", "POST"])
-def logout(request):
-    """POST ends the session; GET asks for confirmation (a link must not log anyone out)."""
-    if request.method == "GET":
-        return render(request, "accounts/logout.html")
-    auth.logout(request)
-    messages.info(request, "You are signed out.")
-    return redirect(login_url(local=True))

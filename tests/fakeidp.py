@@ -215,3 +215,30 @@ class FakeProvider:
         if self.sign:
             return self.sign(claims, header)
         return jwt.encode(claims, self.key, algorithm="RS256", headers=header)
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_token(fake, person, sid=True, sub=True, key=None, **changes):
+    """A back-channel logout token as Authentik sends it (typ logout+jwt, sid of the session)."""
+    now = int(time.time())
+    claims = {
+        "iss": fake.issuer,
+        "aud": fake.client_id,
+        "iat": now,
+        "exp": now + 300,
+        "jti": secrets.token_urlsafe(12),
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    if sid:
+        claims["sid"] = "sid-" + person
+    if sub:
+        claims["sub"] = fake.subject(person)
+    for name, value in changes.items():
+        if value is ...:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    headers = {"kid": fake.kid, "typ": "logout+jwt"}
+    return jwt.encode(claims, key or fake.key, algorithm="RS256", headers=headers)
