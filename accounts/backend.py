@@ -38,14 +38,21 @@ class OIDCBackend(OIDCAuthenticationBackend):
         # passed to authenticate(), so there is nothing to read up front.
         self.UserModel = get_user_model()
 
-    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, **kwargs):
-        """Redeem the code, validate the ID token, and return the account it signs into."""
+    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, link_to=None, **kwargs):
+        """Redeem the code, validate the ID token, and return the account it signs into.
+
+        With ``link_to`` (an account signed in here), the identity is joined to that
+        account instead: explicit linking from the profile page.
+        """
         if provider is None or not code:
             return None
         self.request, self.provider = request, provider
         tokens = provider.exchange_code(code, code_verifier)
         payload = provider.validate_id_token(tokens["id_token"], nonce)
-        user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        if link_to is not None:
+            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
+        else:
+            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
         user.oidc_login = {
             "provider": provider.name,
             "issuer": payload["iss"],
@@ -119,6 +126,20 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 self.record_identity(identity, claims)
         except IntegrityError as exc:
             raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
+        return user
+
+    def link_identity(self, user, access_token, id_token, payload):
+        """Join this identity to ``user``, unless another account holds it or one from this issuer."""
+        claims = self.get_userinfo(access_token, id_token, payload)
+        identity = Identity.objects.filter(issuer=payload["iss"], subject=payload["sub"]).first()
+        if identity is not None and identity.user_id != user.pk:
+            raise SignInError("identity_linked_elsewhere", f"identity {payload['sub']} belongs to another account")
+        if identity is None:
+            if user.identities.filter(issuer=payload["iss"]).exists():
+                raise SignInError("already_linked_here", f"account {user.username!r} already has an identity there")
+            identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
+            logger.info("OIDC identity %s of %s linked to account %r from the profile", payload["sub"], payload["iss"], user.username)
+        self.record_identity(identity, claims)
         return user
 
     def link_or_create(self, claims, role):

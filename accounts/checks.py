@@ -58,16 +58,16 @@ def _provider_problems(provider):
         if not value:
             problems.append(
                 Error(
-                    f"{var[key]} is required when OIDC_ENABLED is true.",
-                    hint=f"Copy the client's {key.replace('_', ' ').lower()} from the provider into {var[key]}"
-                    + (f" (or {var[key]}_FILE)." if key == "CLIENT_SECRET" else "."),
+                    f"{provider.own_var(key)} is required when OIDC_ENABLED is true.",
+                    hint=f"Copy the client's {key.replace('_', ' ').lower()} from the provider into "
+                    f"{provider.own_var(key)}" + (f" (or {provider.own_var(key)}_FILE)." if key == "CLIENT_SECRET" else "."),
                     id="accounts.E001",
                 )
             )
     if not provider.server_url and not provider.metadata_url:
         problems.append(
             Error(
-                f"{var['SERVER_APPLICATION_URL']} is required when OIDC_ENABLED is true.",
+                f"{provider.own_var('SERVER_APPLICATION_URL')} is required when OIDC_ENABLED is true.",
                 hint="Authentik: https://auth.example.com/application/o/<slug>/ ; "
                 "Authelia: https://auth.example.com",
                 id="accounts.E002",

@@ -93,6 +93,15 @@ MESSAGES = {
         "you to one of the groups that grant a role here."
     ),
     "inactive": "Your account here is deactivated. Ask an administrator to reactivate it.",
+    "identity_linked_elsewhere": (
+        "That {provider} sign-in already belongs to another account here, so it was not linked. "
+        "Sign in with it to use that account, or ask an administrator to unlink it."
+    ),
+    "already_linked_here": (
+        "Your account already has a {provider} sign-in linked. Unlink it on your profile first "
+        "to link a different one."
+    ),
+    "link_not_signed_in": "Linking a sign-in needs you to be signed in here. Sign in, then try again from your profile.",
     "conflict": "Another sign-in for the same person was in progress. Start again with the button below.",
 }
 

@@ -66,7 +66,12 @@ class Provider:
     scopes: str | None = None
     token_auth_method: str = "auto"
     vars: dict = field(default_factory=dict, compare=False, repr=False)
+    prefix: str = "OIDC_"
     first: bool = False
+
+    def own_var(self, key):
+        """The variable to set for this provider alone (``OIDC_<NAME>_KEY`` with several)."""
+        return self.prefix + key
 
     # --- what the person sees -------------------------------------------------------
     @property

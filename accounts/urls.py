@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/oauth/openid", views.oidc_callback, name="oidc_callback"),
     path("api/oauth/openid/<slug:name>", views.oidc_callback, name="oidc_callback_named"),
     path("api/users/me", api.users_me, name="api_users_me"),
+    path("profile/link/<slug:name>", views.oidc_link, name="oidc_link"),
 ]

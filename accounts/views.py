@@ -14,7 +14,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 from mozilla_django_oidc.utils import generate_code_challenge
 
 from accounts import history
@@ -26,6 +26,7 @@ from accounts.provider import get_provider, providers
 logger = logging.getLogger(__name__)
 
 FLOWS = "oidc_flows"
+PROFILE_URL = "/profile"
 MAX_FLOWS = 10
 
 
@@ -86,7 +87,7 @@ class LoginPage(LoginView):
         return context
 
 
-def refuse(request, error, provider=None, next_url=None):
+def refuse(request, error, provider=None, next_url=None, redirect_to=None):
     """Show the person why the sign-in failed, log one line, and go back to the login page."""
     label = provider.display_name if provider else "The sign-in provider"
     messages.error(request, error.message(label))
@@ -105,7 +106,7 @@ def refuse(request, error, provider=None, next_url=None):
         provider=provider.name if provider else "",
         subject=error.context.get("subject", ""),
     )
-    return HttpResponseRedirect(login_url(next_url, local=True))
+    return HttpResponseRedirect(redirect_to or login_url(next_url, local=True))
 
 
 @require_GET
@@ -116,7 +117,22 @@ def oidc_start(request, name=None):
         messages.error(request, "Single sign-on is not configured on this site.")
         logger.warning("OIDC start refused: no provider %r configured", name)
         return HttpResponseRedirect(login_url(local=True))
-    next_url = safe_next(request.GET.get("next"))
+    return begin_flow(request, provider, safe_next(request.GET.get("next")))
+
+
+@login_required
+@require_POST
+def oidc_link(request, name):
+    """``/profile/link/<name>``: sign in at a provider to join that identity to this account."""
+    provider = get_provider(name)
+    if provider is None:
+        messages.error(request, "That sign-in provider is not configured on this site.")
+        return HttpResponseRedirect(PROFILE_URL)
+    return begin_flow(request, provider, PROFILE_URL, link_user=request.user)
+
+
+def begin_flow(request, provider, next_url, link_user=None):
+    """Store a new flow under a fresh state and send the browser to the provider."""
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     try:
         url = provider.authorization_url(state, nonce, generate_code_challenge(verifier, "S256"))
@@ -137,6 +153,7 @@ def oidc_start(request, name=None):
         "verifier": verifier,
         "next": next_url,
         "created": now,
+        "link_user": link_user.pk if link_user else None,
     }
     request.session[FLOWS] = flows
     return HttpResponseRedirect(url)
@@ -190,15 +207,28 @@ def oidc_callback(request, name=None):
         provider.check_response_issuer(request.GET.get("iss"))
         if not request.GET.get("code"):
             raise SignInError("code_missing", "callback without code")
+        link_to = None
+        if flow.get("link_user"):
+            if request.user.pk != flow["link_user"]:
+                raise SignInError("link_not_signed_in", "link flow finished outside the session that began it")
+            link_to = request.user
         user = auth.authenticate(
             request,
             provider=provider,
             code=request.GET["code"],
             nonce=flow["nonce"],
             code_verifier=flow["verifier"],
+            link_to=link_to,
         )
     except SignInError as error:
+        if flow and flow.get("link_user") and request.user.is_authenticated:
+            return refuse(request, error, provider, redirect_to=PROFILE_URL)
         return refuse(request, error, provider, next_url)
+    if link_to is not None:
+        messages.success(request, f"Your {provider.display_name} sign-in is now linked to this account.")
+        history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=user,
+                       reason="linked", provider=provider.name, subject=user.oidc_login["sub"])
+        return HttpResponseRedirect(PROFILE_URL)
     if user is None:
         return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)
     auth.login(request, user, backend="accounts.backend.OIDCBackend")

@@ -206,6 +206,7 @@ def _read_provider(env, name, base_url, first):
         "token_auth_method": auth_method,
         # Which variable supplied each value, so system checks can name it.
         "vars": {key: env.var(key) for key in PER_PROVIDER},
+        "prefix": env.prefix,
     }
 
 
