@@ -1,7 +1,29 @@
 """The JSON API of SPEC section 3."""
 
+import logging
+
+from django.conf import settings
+from django.contrib import auth
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+
+from accounts import tokens
+from accounts.apiauth import (
+    BASIC_MALFORMED,
+    api_view,
+    authorization,
+    basic_credentials,
+    method_not_allowed,
+    password_refusal,
+    refusal,
+)
+from accounts.models import ApiToken, OIDCSession, SignInEvent
+from accounts.passwords import PasswordRefused, sign_in_with_password
+from accounts.provider import get_provider, providers
+from accounts.setup import wizard_open
+
+logger = logging.getLogger(__name__)
 
 
 def user_json(user):
@@ -12,15 +34,116 @@ def user_json(user):
         "role": user.role,
         "is_active": user.is_active,
         "identities": [
-            {"provider": i.provider, "issuer": i.issuer, "subject": i.subject}
-            for i in user.identities.all()
+            {"provider": i.provider, "issuer": i.issuer, "subject": i.subject} for i in user.identities.all()
         ],
     }
 
 
-@require_GET
+@api_view("GET")
 def users_me(request):
     """``/api/users/me``: the signed-in account, or 401."""
     if not request.user.is_authenticated:
-        return JsonResponse({"detail": "Not signed in."}, status=401)
+        return refusal("Not signed in.")
     return JsonResponse(user_json(request.user))
+
+
+@csrf_exempt
+def login(request):
+    """``/api/login``: HTTP Basic credentials start a session."""
+    if request.method != "POST":
+        return method_not_allowed(request, ["POST"])
+    scheme, credentials = authorization(request)
+    if scheme != "basic":
+        logger.warning("API login refused: no HTTP Basic credentials")
+        return refusal("Send your username and password with HTTP Basic.")
+    pair = basic_credentials(credentials)
+    if pair is None:
+        logger.warning("API login refused: malformed HTTP Basic header")
+        return refusal(BASIC_MALFORMED)
+    try:
+        user = sign_in_with_password(request, *pair, SignInEvent.Method.API)
+    except PasswordRefused as error:
+        return password_refusal(error)
+    auth.login(request, user)
+    return JsonResponse({"detail": "Signed in.", "user": user_json(user)})
+
+
+@api_view("POST")
+def logout(request):
+    """``/api/logout``: ends the session, or revokes the bearer token the request used."""
+    if request.api_token is not None:
+        ApiToken.objects.filter(pk=request.api_token.pk).update(revoked=True)
+        logger.info("API token of %r revoked by /api/logout", request.user.username)
+        return JsonResponse({"detail": "Token revoked."})
+    session_key = request.session.session_key
+    auth.logout(request)
+    if session_key:
+        OIDCSession.objects.filter(session_key=session_key).delete()
+    return JsonResponse({"detail": "Signed out."})
+
+
+def grant_error(error, description, status=400):
+    """An RFC 6749 section 5.2 error answer."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@csrf_exempt
+def token(request):
+    """``/api/token``: the OAuth 2.0 password grant (RFC 6749 section 4.3) for API clients."""
+    if request.method != "POST":
+        response = grant_error("invalid_request", "Use POST with a form-encoded body.", status=405)
+        response["Allow"] = "POST"
+        return response
+    grant_type = request.POST.get("grant_type")
+    if not grant_type:
+        return grant_error("invalid_request", "grant_type is required (use grant_type=password).")
+    if grant_type != "password":
+        logger.warning("API token refused: unsupported grant_type %r", grant_type[:40])
+        return grant_error("unsupported_grant_type", "Only grant_type=password is supported.")
+    username, password = request.POST.get("username"), request.POST.get("password")
+    if not username or not password:
+        return grant_error("invalid_request", "username and password are required.")
+    try:
+        user = sign_in_with_password(request, username, password, SignInEvent.Method.TOKEN)
+    except PasswordRefused as error:
+        if error.reason == "password_disabled":
+            return grant_error("unsupported_grant_type", error.message)
+        return grant_error(
+            "invalid_grant", error.message, status=429 if error.reason == "rate_limited" else 400
+        )
+    raw, _ = tokens.issue(user)
+    response = JsonResponse(
+        {
+            "access_token": raw,
+            "token_type": "Bearer",
+            "expires_in": settings.API_TOKEN_SECONDS,
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@require_GET
+def heartbeat(request):
+    """``/api/heartbeat``: what a client needs before signing in, with RomM's key names."""
+    first = get_provider()
+    return JsonResponse(
+        {
+            "SYSTEM": {"SHOW_SETUP_WIZARD": wizard_open()},
+            "FRONTEND": {"DISABLE_USERPASS_LOGIN": settings.DISABLE_USERPASS_LOGIN},
+            "OIDC": {
+                "ENABLED": settings.OIDC_ENABLED,
+                "PROVIDER": first.label if first else "",
+                "AUTOLOGIN": settings.OIDC_AUTOLOGIN and first is not None,
+                "RP_INITIATED_LOGOUT": bool(first and first.rp_initiated_logout),
+            },
+            "providers": [
+                {"name": p.name, "label": p.display_name, "button": p.button_text, "url": p.start_path}
+                for p in providers()
+            ],
+        }
+    )

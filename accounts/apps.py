@@ -6,4 +6,12 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from accounts import checks  # noqa: F401  (registers the system checks)
+        from accounts import sessions
+
+        post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
+        post_delete.connect(
+            sessions.identity_deleted, sender=self.get_model("Identity"), dispatch_uid="accounts.end_unlinked"
+        )

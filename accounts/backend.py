@@ -20,8 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from accounts import history
 from accounts.errors import SignInError
-from accounts.models import Identity, Role
+from accounts.models import Identity, Role, SignInEvent
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 
@@ -99,6 +100,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
             return None
         try:
             validate_email(email.strip())
+            if len(email.strip()) > 254:  # the email columns' length
+                raise ValidationError("too long")
         except ValidationError:
             logger.warning("OIDC email claim %r is not an email address; ignored", email[:100])
             return None
@@ -156,6 +159,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 raise SignInError(
                     "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
                 )
+            if not user.email_confirmed:
+                raise SignInError(
+                    "account_email_unconfirmed", f"account {user.username!r} set this email itself; not linked"
+                )
             if not self.user_can_authenticate(user):
                 raise SignInError("inactive", f"account {user.username!r} is inactive")
             logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
@@ -200,8 +207,13 @@ class OIDCBackend(OIDCAuthenticationBackend):
         """Apply the role the provider grants (promotion and demotion); write only changes."""
         if role is not None and role != user.role:
             logger.info("OIDC role of %r changed from %s to %s by %s", user.username, user.role, role, self.provider.name)
+            detail = f"{user.role} -> {role}"
             user.role = role
             user.save(update_fields=["role"])
+            history.record(
+                self.request, SignInEvent.Method.ROLE, SignInEvent.Outcome.CHANGED, user=user,
+                reason="provider_groups", detail=detail, provider=self.provider.name, subject=str(claims.get("sub", "")),
+            )
         return user
 
     def record_identity(self, identity, claims):

@@ -84,6 +84,11 @@ MESSAGES = {
         "The account with your email address is already linked to another {provider} user. "
         "Sign in as that user, or ask an administrator to unlink it."
     ),
+    "account_email_unconfirmed": (
+        "An account here uses your email address, but its owner typed that address in and it is not "
+        "confirmed, so your {provider} sign-in was not linked to it. If it is your account, sign in to it "
+        "and use \"Link another sign-in\" on your profile; otherwise ask an administrator."
+    ),
     "ambiguous_email": (
         "More than one account here uses your email address, so none was chosen. "
         "Ask an administrator to fix the duplicate accounts."

@@ -25,6 +25,11 @@ class User(AbstractUser):
     """An account; its role decides what it may do, and Django's staff flags follow the role."""
 
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    email_confirmed = models.BooleanField(
+        default=True,
+        help_text="Set by the site or an administrator. A self-service email change clears it, and an "
+        "OpenID sign-in never links to an account by an unconfirmed email.",
+    )
 
     objects = AccountManager()
 

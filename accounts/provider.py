@@ -250,7 +250,8 @@ class Provider:
         error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown_error"
         detail = f"token endpoint answered HTTP {response.status_code} error={error}"
         if isinstance(body, dict) and isinstance(body.get("error_description"), str):
-            detail += f" ({body['error_description'][:200]})"
+            # repr() keeps the provider's text on one log line, control characters escaped.
+            detail += f" {body['error_description'][:200]!r}"
         if response.status_code >= 500:
             return SignInError("provider_unreachable", detail)
         if error == "invalid_grant":
@@ -284,7 +285,7 @@ class Provider:
     def validate_id_token(self, id_token, nonce):
         """Claims of a fully validated ID token (OpenID Connect Core 3.1.3.7)."""
         claims = self._decode(id_token, require=["iss", "sub", "aud", "exp", "iat"])
-        if not hmac.compare_digest(str(claims.get("nonce", "")), nonce or "\0"):
+        if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), (nonce or "\0").encode()):
             raise SignInError("invalid_token", "nonce does not match the one sent")
         return claims
 
@@ -340,8 +341,10 @@ class Provider:
             raise SignInError("invalid_token", f"{type(exc).__name__}: {exc}") from None
         self._check_audience(claims)
         subject = claims.get("sub")
-        if "sub" in require and (not isinstance(subject, str) or not subject or len(subject) > 255):
-            raise SignInError("invalid_token", "sub is missing, empty or too long")
+        if "sub" in require and (
+            not isinstance(subject, str) or not subject or len(subject) > 255 or not subject.isprintable()
+        ):
+            raise SignInError("invalid_token", "sub is missing, empty, too long or has control characters")
         return claims
 
     def _check_audience(self, claims):
@@ -401,8 +404,8 @@ class Provider:
             if not uri:
                 raise SignInError("discovery_invalid", "the provider has no jwks_uri")
             keys = self._fetch_json("GET", uri)
-            if not isinstance(keys, dict):
-                raise SignInError("bad_response", "the JWKS is not a JSON object")
+            if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
+                raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
             cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
             cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
         return cached

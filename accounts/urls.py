@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import api, logout, views
+from accounts import api, breakglass, logout, profile, setup, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,5 +12,14 @@ urlpatterns = [
     path("api/oauth/openid", views.oidc_callback, name="oidc_callback"),
     path("api/oauth/openid/<slug:name>", views.oidc_callback, name="oidc_callback_named"),
     path("api/users/me", api.users_me, name="api_users_me"),
+    path("api/login", api.login, name="api_login"),
+    path("api/logout", api.logout, name="api_logout"),
+    path("api/token", api.token, name="api_token"),
+    path("api/heartbeat", api.heartbeat, name="api_heartbeat"),
+    path("login/link/<str:token>", breakglass.signin_link, name="signin_link"),
+    path("setup", setup.setup, name="setup"),
+    path("profile", profile.profile, name="profile"),
+    path("profile/identities/<int:pk>/unlink", profile.unlink_identity, name="profile_unlink"),
+    path("profile/tokens/revoke", profile.revoke_tokens, name="profile_revoke_tokens"),
     path("profile/link/<slug:name>", views.oidc_link, name="oidc_link"),
 ]

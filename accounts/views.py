@@ -21,6 +21,7 @@ from accounts import history
 from accounts.errors import SignInError
 from accounts.logout import logout_return_message
 from accounts.models import OIDCSession, SignInEvent
+from accounts.passwords import PasswordForm
 from accounts.provider import get_provider, providers
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class LoginPage(LoginView):
     """``/login``: a button per provider and, unless disabled, the password form."""
 
     template_name = "accounts/login.html"
+    form_class = PasswordForm
     redirect_authenticated_user = True
 
     def dispatch(self, request, *args, **kwargs):
@@ -73,6 +75,13 @@ class LoginPage(LoginView):
                 "Use the sign-in button above.",
             )
             logger.warning("password login refused: DISABLE_USERPASS_LOGIN is set")
+            history.record(
+                request,
+                SignInEvent.Method.PASSWORD,
+                SignInEvent.Outcome.REFUSED,
+                username=request.POST.get("username", ""),
+                reason="password_disabled",
+            )
             return redirect(login_url(safe_next(request.POST.get("next")), local=True))
         return super().post(request, *args, **kwargs)
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "mozilla_django_oidc",
     "accounts",
+    "library",
 ]
 
 MIDDLEWARE = [
@@ -135,3 +136,15 @@ OIDC_CACHE_SECONDS = env.int("OIDC_CACHE_SECONDS", 3600, minimum=0, maximum=8640
 OIDC_STATE_SECONDS = env.int("OIDC_STATE_SECONDS", 600, minimum=60, maximum=3600)
 # Clock skew tolerated on exp/iat.
 OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=600)
+# Days of sign-in history kept; `manage.py prune_signin_history` deletes older rows.
+SIGNIN_HISTORY_DAYS = env.int("SIGNIN_HISTORY_DAYS", 90, minimum=1, maximum=3650)
+
+# --- Access modes: API tokens, password attempts, first-boot setup ------------------
+# Lifetime of a bearer token from /api/token (password grant).
+API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", 86400, minimum=60, maximum=30 * 86400)
+# Failed password sign-ins allowed per account and per address within the window.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=10000)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=60, maximum=86400)
+# RomM's name: true removes the /setup first-boot wizard even when no administrator exists.
+DISABLE_SETUP_WIZARD = env.bool("DISABLE_SETUP_WIZARD", False)

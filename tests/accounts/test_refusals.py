@@ -64,7 +64,18 @@ def setup_no_role_for_linked_account(client, fake, settings):
     return "bob", {"groups": ["staff"]}
 
 
+def setup_email_typed_in_by_another_account(client, fake, settings):
+    # A local viewer types alice's address into their profile before alice ever signs in.
+    User.objects.create_user("mallory", email="mallory@example.com", password="a-long-password-1")
+    client.login(username="mallory", password="a-long-password-1")
+    client.post("/profile", {"email": "alice@example.com"})
+    client.logout()
+    assert User.objects.get(username="mallory").email == "alice@example.com"
+    return "alice", {}
+
+
 MATRIX = {
+    "account_email_unconfirmed": (setup_email_typed_in_by_another_account, "its owner typed that address in"),
     "inactive": (setup_inactive, "Your account here is deactivated"),
     "account_linked_elsewhere": (setup_linked_elsewhere, "already linked to another"),
     "registration_closed": (setup_registration_closed, "new accounts cannot be created by signing in"),

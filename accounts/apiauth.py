@@ -1,0 +1,133 @@
+"""Who is calling the JSON API: the session, ``Authorization: Bearer <token>`` or HTTP Basic.
+
+Bearer and Basic requests carry their own credentials, which a browser never adds to a
+cross-site request, so they skip the CSRF check; a request that relies on the session cookie
+gets Django's CSRF check on every unsafe method, as a form would. No answer ever challenges
+with ``WWW-Authenticate: Basic``: a browser would then prompt, remember the password and
+attach it to cross-site requests too, making Basic as ambient as a cookie.
+"""
+
+import base64
+import binascii
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts import tokens
+from accounts.models import SignInEvent
+from accounts.passwords import PasswordRefused, sign_in_with_password
+
+logger = logging.getLogger(__name__)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BEARER_DISABLED = (
+    "Password sign-in is turned off on this site (DISABLE_USERPASS_LOGIN), so API tokens from "
+    "/api/token are refused. Sign in with the identity provider instead."
+)
+BEARER_INVALID = "The API token is unknown, expired or revoked. Request a new one from /api/token."
+BASIC_MALFORMED = "The Authorization header is not valid HTTP Basic (base64 of username:password)."
+UNKNOWN_SCHEME = "Use Authorization: Bearer <token> or HTTP Basic, or sign in with a session."
+
+
+def refusal(detail, status=401, challenge='Bearer realm="RomM"'):
+    response = JsonResponse({"detail": detail}, status=status)
+    if status == 401 and challenge:
+        response["WWW-Authenticate"] = challenge
+    return response
+
+
+def authorization(request):
+    """The request's ``(scheme, credentials)``, scheme lower-cased; ``("", "")`` without one."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return scheme.lower(), credentials.strip()
+
+
+def basic_credentials(credentials):
+    """``(username, password)`` from HTTP Basic credentials, or None when malformed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return (username, password) if colon and username else None
+
+
+def password_refusal(error):
+    """The JSON answer to a refused password: 429 when rate-limited, else 401."""
+    if error.reason == "rate_limited":
+        return refusal(error.message, status=429)
+    return refusal(error.message)
+
+
+def authenticate(request):
+    """Set ``request.user`` (and ``request.api_token``) from the credentials; a response if refused."""
+    request.api_token = None
+    scheme, credentials = authorization(request)
+    if scheme == "bearer":
+        if settings.DISABLE_USERPASS_LOGIN:
+            logger.warning("API bearer token refused: DISABLE_USERPASS_LOGIN is set")
+            return refusal(BEARER_DISABLED)
+        token = tokens.find(credentials)
+        if token is None:
+            logger.warning("API bearer token refused: unknown, expired or revoked")
+            return refusal(BEARER_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+        request.user, request.api_token = token.user, token
+        return None
+    if scheme == "basic":
+        pair = basic_credentials(credentials)
+        if pair is None:
+            logger.warning("API HTTP Basic refused: malformed header")
+            return refusal(BASIC_MALFORMED)
+        try:
+            request.user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
+        except PasswordRefused as error:
+            return password_refusal(error)
+        return None
+    if scheme:
+        logger.warning("API request refused: unsupported Authorization scheme %r", scheme[:20])
+        return refusal(UNKNOWN_SCHEME)
+    if request.method not in SAFE_METHODS:
+        return csrf_refusal(request)
+    return None
+
+
+def csrf_refusal(request):
+    """A 403 JSON answer when a cookie-authenticated unsafe request fails Django's CSRF check."""
+    check = CsrfViewMiddleware(lambda request: None)
+    check.process_request(request)
+    if check.process_view(request, None, (), {}) is None:
+        return None
+    logger.warning("API request refused: CSRF check failed for %s", request.path)
+    return JsonResponse(
+        {"detail": "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value."},
+        status=403,
+    )
+
+
+def method_not_allowed(request, methods):
+    response = JsonResponse({"detail": f"Method {request.method} is not allowed."}, status=405)
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
+def api_view(*methods):
+    """Decorator for JSON API views: allowed methods, then credentials, then the view."""
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return method_not_allowed(request, methods)
+            refused = authenticate(request)
+            if refused is not None:
+                return refused
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,51 @@
+"""``/login/link/<token>``: sign in with a link printed by ``manage.py signin_link``.
+
+GET only shows a button, so a link preview or scanner cannot spend the single-use link;
+the POST spends it. It works whatever DISABLE_USERPASS_LOGIN says, for active accounts only.
+"""
+
+import logging
+
+from django.contrib import auth, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts import history
+from accounts.models import SignInEvent
+from accounts.tokens import use_sign_in_link
+
+logger = logging.getLogger(__name__)
+
+REFUSALS = {
+    "link_invalid": (
+        "This sign-in link is unknown, already used or expired. An administrator can print a new one "
+        "with: python manage.py signin_link <username>"
+    ),
+    "inactive": "Your account here is deactivated. Ask an administrator to reactivate it.",
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin_link(request, token):
+    """GET shows a confirm button; POST spends the link and signs in."""
+    if request.method == "GET":
+        return render(request, "accounts/signin_link.html")
+    user = use_sign_in_link(token)
+    if user is None:
+        return _refuse(request, "link_invalid")
+    if not user.is_active:
+        return _refuse(request, "inactive", user)
+    auth.login(request, user, backend="accounts.backend.PasswordBackend")
+    history.record(request, SignInEvent.Method.LINK, SignInEvent.Outcome.SUCCESS, user=user)
+    logger.warning("break-glass sign-in link used: account %r", user.username)
+    return HttpResponseRedirect("/")
+
+
+def _refuse(request, reason, user=None):
+    messages.error(request, REFUSALS[reason])
+    logger.warning("break-glass sign-in link refused: reason=%s", reason)
+    history.record(request, SignInEvent.Method.LINK, SignInEvent.Outcome.REFUSED, user=user, reason=reason)
+    return HttpResponseRedirect("/login?local=1")

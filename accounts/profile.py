@@ -1,0 +1,116 @@
+"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens."""
+
+import logging
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import history, tokens
+from accounts.models import SignInEvent
+from accounts.provider import providers
+
+logger = logging.getLogger(__name__)
+
+EMAIL_TAKEN = "Another account already uses this email address."
+LAST_WAY_IN = (
+    "You cannot unlink your only way to sign in. Link another provider first, "
+    "or ask an administrator to set a password for your account."
+)
+
+
+class EmailForm(forms.ModelForm):
+    """The account's email, unique without regard to case."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["email"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        others = get_user_model().objects.exclude(pk=self.instance.pk)
+        if email and others.filter(email__iexact=email).exists():
+            raise forms.ValidationError(EMAIL_TAKEN)
+        return email
+
+
+def other_ways_in(user, identity):
+    """True when ``user`` can still sign in without ``identity``."""
+    if user.has_usable_password() and not settings.DISABLE_USERPASS_LOGIN:
+        return True
+    return user.identities.exclude(pk=identity.pk).exists()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """GET shows the account; POST changes its email."""
+    user = request.user
+    old_email = user.email
+    form = EmailForm(request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                if form.instance.email.lower() != old_email.lower():
+                    # A typed-in address proves nothing: OIDC must not link to it by email.
+                    form.instance.email_confirmed = False
+                form.save()
+        except IntegrityError:
+            # Another account took the address between the check and the save.
+            form.add_error("email", EMAIL_TAKEN)
+        else:
+            logger.info("profile: account %r changed its email", user.username)
+            messages.success(request, "Your email address is saved.")
+            return HttpResponseRedirect("/profile")
+    if form.errors:
+        user.email = old_email  # the page shows the stored address next to the refused one
+    identities = list(user.identities.order_by("provider", "created_at"))
+    linked = {identity.provider for identity in identities}
+    context = {
+        "form": form,
+        "identities": identities,
+        "linkable": [p for p in providers() if p.name not in linked],
+        "live_tokens": user.api_tokens.filter(revoked=False, expires_at__gt=timezone.now()).count(),
+    }
+    return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def unlink_identity(request, pk):
+    """Remove a linked identity, if the person keeps another way in."""
+    identity = get_object_or_404(request.user.identities, pk=pk)
+    if not other_ways_in(request.user, identity):
+        messages.error(request, LAST_WAY_IN)
+        logger.warning("profile: unlink refused for %r: last way in (%s)", request.user.username, identity)
+        return HttpResponseRedirect("/profile")
+    identity.delete()
+    history.record(
+        request,
+        SignInEvent.Method.OIDC,
+        SignInEvent.Outcome.CHANGED,
+        user=request.user,
+        reason="identity_unlinked",
+        provider=identity.provider,
+        subject=identity.subject,
+    )
+    logger.info("profile: account %r unlinked %s", request.user.username, identity)
+    messages.success(request, f"Your {identity.provider} sign-in is unlinked from this account.")
+    return HttpResponseRedirect("/profile")
+
+
+@login_required
+@require_POST
+def revoke_tokens(request):
+    """Revoke every API token of the signed-in account."""
+    count = tokens.revoke_all(request.user)
+    logger.info("profile: account %r revoked %d API token(s)", request.user.username, count)
+    messages.success(request, f"Revoked {count} API token(s).")
+    return HttpResponseRedirect("/profile")

@@ -1,0 +1,126 @@
+"""Where the two profiles differ at the protocol level, as hooks on django-oauth-toolkit."""
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.openid import Server as OIDCServer
+
+from devidp.people import PEOPLE
+
+AUTHENTIK_ACR = "goauthentik.io/providers/oauth2/default"
+
+
+def issuer(request):
+    """The issuer, from the Host the request arrived on (as both products do)."""
+    # DOT derives it from the discovery URL: Authentik's form ends with a slash, Authelia's does not.
+    base = oauth2_settings.oidc_issuer(request)
+    return base if settings.AUTHELIA else base + "/"
+
+
+def subject(username):
+    """Authentik: a hashed user id (hex). Authelia: an opaque UUID. Both stable across restarts."""
+    if settings.AUTHELIA:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "devidp-authelia:" + username))
+    return hashlib.sha256(("devidp-authentik:" + username).encode()).hexdigest()
+
+
+def user_claims(user, scopes, for_id_token):
+    """The person's claims that the granted scopes release, in the ID token or userinfo."""
+    person = PEOPLE.get(user.username)
+    claims = {"sub": subject(user.username)}
+    if settings.AUTHELIA and for_id_token:
+        return claims  # Authelia 4.39 "claims hydration": the ID token carries none of them.
+    name = user.get_full_name() or user.username
+    if "email" in scopes:
+        claims["email"] = user.email
+        claims["email_verified"] = True if settings.AUTHELIA else bool(person and person.email_verified)
+    if "profile" in scopes:
+        claims["name"] = name
+        claims["preferred_username"] = user.username
+        if not settings.AUTHELIA:
+            claims["given_name"] = name  # Authentik's default mapping sends the full name here too
+            claims["nickname"] = user.username
+            claims["groups"] = list(person.groups if person else ())
+    if settings.AUTHELIA and "groups" in scopes:
+        claims["groups"] = list(person.groups if person else ())
+    return claims
+
+
+def check_authelia_request(request):
+    """Authelia refuses a state or nonce shorter than 8 characters and PKCE other than S256."""
+    if len(request.state or "") < 8:
+        raise errors.CustomOAuth2Error(
+            error="invalid_state",
+            description=(
+                "The state is missing or does not have enough characters and is therefore considered "
+                "too weak. Request parameter 'state' must be at least '8' characters long."
+            ),
+            request=request,
+        )
+    if request.code_challenge and request.code_challenge_method != "S256":
+        # Without a method the challenge counts as "plain".
+        raise errors.InvalidRequestError(
+            description="Clients must use code_challenge_method=S256, plain is not allowed.", request=request
+        )
+    nonce = request.nonce
+    if nonce is not None and len(nonce) < 8:
+        raise errors.InvalidRequestError(
+            description="Parameter 'nonce' is set but does not satisfy the minimum entropy of 8 characters.",
+            request=request,
+        )
+    return {}
+
+
+class Server(OIDCServer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if settings.AUTHELIA:
+            for grant in (self.auth_grant, self.openid_connect_auth):
+                grant.custom_validators.pre_auth.append(check_authelia_request)
+
+
+class Validator(OAuth2Validator):
+    def get_oidc_issuer_endpoint(self, request):
+        return issuer(request)
+
+    def authenticate_client(self, request, *args, **kwargs):
+        if settings.AUTHELIA and not self._extract_basic_auth(request):
+            method = "client_secret_post" if getattr(request, "client_secret", None) else "none"
+            raise errors.InvalidClientError(
+                description=(
+                    "Client authentication failed (e.g., unknown client, no client authentication included, "
+                    "or unsupported authentication method). The request was determined to be using "
+                    f"'token_endpoint_auth_method' method '{method}', however the OAuth 2.0 client "
+                    "registration does not allow this method."
+                ),
+                request=request,
+            )
+        return super().authenticate_client(request, *args, **kwargs)
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        if settings.AUTHELIA:
+            return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+        # Authentik drops scopes it has no mapping for instead of refusing the request.
+        scopes[:] = [scope for scope in scopes if scope in oauth2_settings.SCOPES]
+        return True
+
+    def get_oidc_claims(self, token, token_handler, request):
+        return user_claims(request.user, request.scopes, for_id_token=True)
+
+    def get_userinfo_claims(self, request):
+        return user_claims(request.user, request.scopes, for_id_token=False)
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        if settings.AUTHELIA:
+            id_token["aud"] = [request.client.client_id]
+            id_token["azp"] = request.client.client_id
+            id_token["amr"] = ["pwd"]
+        else:
+            id_token.pop("at_hash", None)  # Authentik's code-flow ID token has none
+            id_token["acr"] = AUTHENTIK_ACR
+            id_token["amr"] = ["pwd"]
+        return super().finalize_id_token(id_token, token, token_handler, request)

@@ -1,0 +1,168 @@
+"""The provider's pages and endpoints; the OAuth 2.0 / OIDC protocol itself is django-oauth-toolkit's."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from oauth2_provider import views as dot
+from oauth2_provider.models import get_application_model
+from oauthlib.common import add_params_to_uri
+
+from devidp.oidc import AUTHENTIK_ACR, issuer
+from devidp.people import PASSWORD, PEOPLE
+
+
+def provider_context(request):
+    """Template context: which product this provider imitates, and the demo people."""
+    return {
+        "provider_title": "Authelia (dev)" if settings.AUTHELIA else "Authentik (dev)",
+        "profile": settings.DEVIDP_PROFILE,
+        "people": PEOPLE.values(),
+        "demo_password": PASSWORD,
+    }
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "devidp/login.html"
+
+
+def portal_logout(request):
+    """The provider's own logout page (Authelia: /logout?rd=URL); never advertised in discovery."""
+    logout(request)
+    target = request.GET.get("rd") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, _client_hosts(request)):
+        return redirect(target)
+    return render(request, "devidp/logged_out.html")
+
+
+def _client_hosts(request):
+    hosts = {request.get_host()}
+    for app in get_application_model().objects.all():
+        for uri in f"{app.redirect_uris} {app.post_logout_redirect_uris}".split():
+            hosts.add(urlsplit(uri).netloc)
+    return hosts
+
+
+def discovery(request):
+    def url(name):
+        return request.build_absolute_uri(reverse(f"oauth2_provider:{name}"))
+
+    endpoints = {
+        "issuer": issuer(request),
+        "authorization_endpoint": url("authorize"),
+        "token_endpoint": url("token"),
+        "userinfo_endpoint": url("user-info"),
+        "jwks_uri": url("jwks-info"),
+    }
+    if settings.AUTHELIA:
+        data = endpoints | {
+            "subject_types_supported": ["public"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "scopes_supported": ["openid", "profile", "groups", "email"],
+            "claims_supported": [
+                "amr",
+                "aud",
+                "azp",
+                "client_id",
+                "exp",
+                "iat",
+                "iss",
+                "jti",
+                "rat",
+                "sub",
+                "auth_time",
+                "nonce",
+                "email",
+                "email_verified",
+                "alt_emails",
+                "groups",
+                "preferred_username",
+                "name",
+            ],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            # Advertised globally, enforced per client: this client only accepts client_secret_basic.
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "userinfo_signing_alg_values_supported": ["none"],
+            "authorization_response_iss_parameter_supported": True,
+            "request_parameter_supported": False,
+            "require_pushed_authorization_requests": False,
+        }
+    else:
+        data = endpoints | {
+            "end_session_endpoint": url("rp-initiated-logout"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "subject_types_supported": ["public"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "acr_values_supported": [AUTHENTIK_ACR],
+            "scopes_supported": ["openid", "email", "profile"],
+            "request_parameter_supported": False,
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "acr",
+                "amr",
+                "nonce",
+                "email",
+                "email_verified",
+                "name",
+                "given_name",
+                "preferred_username",
+                "nickname",
+                "groups",
+            ],
+            "claims_parameter_supported": False,
+            "code_challenge_methods_supported": ["plain", "S256"],
+        }
+    response = JsonResponse(data)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+class AuthorizationView(dot.AuthorizationView):
+    def redirect(self, redirect_to, application):
+        if settings.AUTHELIA:
+            # RFC 9207: the issuer rides along with the code (or the error), and the status is 303.
+            if "iss" not in parse_qs(urlsplit(redirect_to).query):
+                redirect_to = add_params_to_uri(redirect_to, [("iss", issuer(self.request))])
+            response = super().redirect(redirect_to, application)
+            response.status_code = 303
+            return response
+        return super().redirect(redirect_to, application)
+
+
+class TokenView(dot.TokenView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if not settings.AUTHELIA and response.status_code == 401:
+            # Authentik answers every token error with 400.
+            response.status_code = 400
+            del response["WWW-Authenticate"]
+        return response
+
+
+class EndSessionView(dot.RPInitiatedLogoutView):
+    """Authentik 2026.5: no prompt; redirect to a registered post-logout URI with state, else a page."""
+
+    def must_prompt(self, token_user):
+        return False
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        if post_logout_redirect_uri:
+            return response
+        return render(self.request, "devidp/logged_out.html")

@@ -1,0 +1,46 @@
+"""The content the roles govern: platforms and the ROM entries filed under them."""
+
+from django.db import models
+from django.urls import reverse
+
+
+class Platform(models.Model):
+    """A console or computer, e.g. "Super Nintendo" with slug ``snes``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True, help_text="Short name used in links, e.g. snes.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Rom(models.Model):
+    """One ROM file in the library."""
+
+    name = models.CharField(max_length=200)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="roms")
+    file_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="File size in bytes.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = "ROM"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "file_name"],
+                name="library_rom_file_unique",
+                violation_error_message="This platform already has a ROM with this file name.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.platform})"
+
+    def get_absolute_url(self):
+        return reverse("library:rom_detail", args=[self.pk])

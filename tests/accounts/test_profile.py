@@ -1,0 +1,134 @@
+"""/profile: email, role, linked identities (unlink only with another way in), API tokens."""
+
+import logging
+
+import pytest
+
+from accounts.models import ApiToken, Identity, Role, SignInEvent, User
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery-staple"
+TAKEN = "Another account already uses this email address."
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def frank(client):
+    user = User.objects.create_user("frank", email="frank@local.example", password=PASSWORD, role=Role.EDITOR)
+    client.force_login(user)
+    return user
+
+
+def second_identity(user):
+    return Identity.objects.create(
+        user=user, issuer="https://auth.other.example", subject="s-2", provider="authelia"
+    )
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/profile")
+    assert response.status_code == 302 and response["Location"].startswith("/login?next=/profile")
+
+
+def test_profile_shows_email_role_and_identities(client, authentik):
+    sign_in(client, authentik, "bob")
+    html = client.get("/profile").content.decode()
+    assert 'value="bob@example.com"' in html
+    assert 'data-testid="role">editor<' in html
+    assert authentik.subject("bob") in html
+    assert 'href="/profile">Profile</a>' in html
+
+
+def test_email_can_be_changed(client, frank):
+    response = client.post("/profile", {"email": "frank@new.example"})
+    assert response.status_code == 302 and response["Location"] == "/profile"
+    assert User.objects.get(pk=frank.pk).email == "frank@new.example"
+    assert "Your email address is saved." in client.get("/profile").content.decode()
+
+
+def test_own_email_in_another_case_is_accepted(client, frank):
+    assert client.post("/profile", {"email": "FRANK@local.example"}).status_code == 302
+    assert User.objects.get(pk=frank.pk).email == "FRANK@local.example"
+
+
+@pytest.mark.parametrize("email", ["carol@example.com", "Carol@Example.COM"])
+def test_email_of_another_account_is_refused(client, frank, email):
+    User.objects.create_user("carol", email="carol@example.com")
+    response = client.post("/profile", {"email": email})
+    assert response.status_code == 400
+    assert TAKEN in response.content.decode()
+    assert User.objects.get(pk=frank.pk).email == "frank@local.example"
+
+
+def test_invalid_email_is_refused(client, frank):
+    response = client.post("/profile", {"email": "not-an-address"})
+    assert response.status_code == 400 and "valid email address" in response.content.decode()
+    assert User.objects.get(pk=frank.pk).email == "frank@local.example"
+
+
+def test_oidc_only_account_cannot_unlink_its_only_identity(client, authentik, caplog):
+    sign_in(client, authentik, "bob")
+    identity = Identity.objects.get()
+    with caplog.at_level(logging.WARNING, logger="accounts"):
+        response = client.post(f"/profile/identities/{identity.pk}/unlink")
+    assert response["Location"] == "/profile"
+    assert "You cannot unlink your only way to sign in." in client.get("/profile").content.decode()
+    assert Identity.objects.filter(pk=identity.pk).exists()
+    assert "unlink refused for 'bob': last way in" in caplog.text
+
+
+def test_identity_can_be_unlinked_when_another_identity_remains(client, authentik):
+    sign_in(client, authentik, "bob")
+    bob = User.objects.get(username="bob")
+    other = second_identity(bob)
+    identity = Identity.objects.get(provider="authentik")
+    client.post(f"/profile/identities/{identity.pk}/unlink")
+    assert list(bob.identities.all()) == [other]
+    event = SignInEvent.objects.filter(outcome=SignInEvent.Outcome.CHANGED).get()
+    assert (event.reason, event.provider, event.subject, event.user_id) == (
+        "identity_unlinked",
+        "authentik",
+        identity.subject,
+        bob.pk,
+    )
+
+
+def test_identity_can_be_unlinked_when_a_usable_password_remains(client, frank):
+    identity = second_identity(frank)
+    client.post(f"/profile/identities/{identity.pk}/unlink")
+    assert not Identity.objects.exists()
+
+
+def test_password_does_not_count_as_a_way_in_when_password_login_is_off(client, frank, settings):
+    settings.DISABLE_USERPASS_LOGIN = True
+    identity = second_identity(frank)
+    client.post(f"/profile/identities/{identity.pk}/unlink")
+    assert Identity.objects.filter(pk=identity.pk).exists()
+
+
+def test_another_accounts_identity_cannot_be_unlinked(client, frank):
+    carol = User.objects.create_user("carol", email="carol@example.com", password=PASSWORD)
+    identity = second_identity(carol)
+    assert client.post(f"/profile/identities/{identity.pk}/unlink").status_code == 404
+    assert Identity.objects.filter(pk=identity.pk).exists()
+
+
+def test_unlink_is_post_only(client, frank):
+    identity = second_identity(frank)
+    assert client.get(f"/profile/identities/{identity.pk}/unlink").status_code == 405
+    assert Identity.objects.exists()
+
+
+def test_tokens_can_be_revoked_from_the_profile(client, frank):
+    for _ in range(2):
+        client.post("/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD})
+    assert "2 active tokens" in client.get("/profile").content.decode()
+    client.post("/profile/tokens/revoke")
+    assert ApiToken.objects.filter(revoked=False).count() == 0
+    assert "Revoked 2 API token(s)." in client.get("/profile").content.decode()
