@@ -12,7 +12,9 @@ class RomForm(forms.ModelForm):
 
 
 class PlatformForm(forms.ModelForm):
-    slug = forms.SlugField(required=False, help_text="Short name used in links; made from the name when left empty.")
+    slug = forms.SlugField(
+        required=False, help_text="Short name used in links; made from the name when left empty."
+    )
 
     class Meta:
         model = Platform
@@ -28,4 +30,6 @@ class PlatformForm(forms.ModelForm):
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
-    platform = forms.ModelChoiceField(Platform.objects.all(), required=False, empty_label="All platforms", to_field_name="slug")
+    platform = forms.ModelChoiceField(
+        Platform.objects.all(), required=False, empty_label="All platforms", to_field_name="slug"
+    )

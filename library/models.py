@@ -23,7 +23,7 @@ class Rom(models.Model):
     name = models.CharField(max_length=200)
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="roms")
     file_name = models.CharField(max_length=255)
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="File size in bytes.")
+    size_bytes = models.PositiveBigIntegerField("size (bytes)", null=True, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -64,7 +64,9 @@ def rom_add(request):
         logger.info("library: %r added ROM %s (%s)", request.user.username, rom.pk, rom.file_name)
         messages.success(request, f"{rom.name} is added to the library.")
         return redirect(rom)
-    return render(request, "library/rom_form.html", _context(request, form=form), status=400 if form.errors else 200)
+    return render(
+        request, "library/rom_form.html", _context(request, form=form), status=400 if form.errors else 200
+    )
 
 
 @role_required(Role.EDITOR)
@@ -78,7 +80,10 @@ def rom_edit(request, pk):
         messages.success(request, f"{rom.name} is saved.")
         return redirect(rom)
     return render(
-        request, "library/rom_form.html", _context(request, form=form, rom=rom), status=400 if form.errors else 200
+        request,
+        "library/rom_form.html",
+        _context(request, form=form, rom=rom),
+        status=400 if form.errors else 200,
     )
 
 
@@ -88,7 +93,11 @@ def rom_delete(request, pk):
     """GET asks for confirmation; POST deletes."""
     rom = get_object_or_404(Rom.objects.select_related("platform"), pk=pk)
     if request.method == "GET":
-        return render(request, "library/confirm_delete.html", _context(request, thing=rom, cancel=rom.get_absolute_url()))
+        return render(
+            request,
+            "library/confirm_delete.html",
+            _context(request, thing=rom, cancel=rom.get_absolute_url()),
+        )
     rom.delete()
     logger.info("library: %r deleted ROM %s (%s)", request.user.username, pk, rom.file_name)
     messages.success(request, f"{rom.name} is deleted from the library.")
@@ -110,7 +119,12 @@ def platform_add(request):
         logger.info("library: %r added platform %s", request.user.username, platform.slug)
         messages.success(request, f"The platform {platform.name} is added.")
         return redirect("library:platform_list")
-    return render(request, "library/platform_form.html", _context(request, form=form), status=400 if form.errors else 200)
+    return render(
+        request,
+        "library/platform_form.html",
+        _context(request, form=form),
+        status=400 if form.errors else 200,
+    )
 
 
 @role_required(Role.EDITOR)
@@ -138,7 +152,9 @@ def platform_delete(request, pk):
     platform = get_object_or_404(Platform, pk=pk)
     if request.method == "GET":
         return render(
-            request, "library/confirm_delete.html", _context(request, thing=platform, cancel=reverse("library:platform_list"))
+            request,
+            "library/confirm_delete.html",
+            _context(request, thing=platform, cancel=reverse("library:platform_list")),
         )
     try:
         platform.delete()

@@ -529,6 +529,7 @@ JWKS_ANSWERS = {
 }
 
 
+@pytest.mark.parametrize("idp", ["authelia"], indirect=True)
 @pytest.mark.parametrize("case", JWKS_ANSWERS)
 def test_broken_jwks_is_a_refusal_not_a_crash(case, client, idp, requests_mock, caplog):
     answer, reason, sentence = JWKS_ANSWERS[case]
@@ -646,6 +647,7 @@ USERINFO_ATTACKS = {
 }
 
 
+@pytest.mark.parametrize("idp", ["authelia"], indirect=True)  # the provider whose claims come from userinfo
 @pytest.mark.parametrize("case", USERINFO_ATTACKS)
 def test_bad_userinfo_is_refused(case, client, victim, requests_mock, caplog):
     changes, answer, reason, sentence = USERINFO_ATTACKS[case]
@@ -727,6 +729,7 @@ DISCOVERY_ATTACKS = {
 }
 
 
+@pytest.mark.parametrize("idp", ["authentik"], indirect=True)
 @pytest.mark.parametrize("case", DISCOVERY_ATTACKS)
 def test_untrustworthy_discovery_document_stops_the_sign_in_at_the_start(case, client, idp, caplog):
     changes, reason, sentence = DISCOVERY_ATTACKS[case]
@@ -763,6 +766,7 @@ TOKEN_ENDPOINT_ANSWERS = {
 }
 
 
+@pytest.mark.parametrize("idp", ["authentik"], indirect=True)
 @pytest.mark.parametrize("case", TOKEN_ENDPOINT_ANSWERS)
 def test_token_endpoint_failures_are_explained(case, client, victim, requests_mock, caplog):
     answer, reason, sentence = TOKEN_ENDPOINT_ANSWERS[case]
@@ -797,8 +801,8 @@ def test_provider_error_answer_cannot_inject_html(error, shown, client, victim, 
     )
     html = assert_refused(client, victim, response, caplog, "provider_denied", "did not complete the sign-in", before)
     assert shown in html
-    assert "<script" not in html and "<img" not in html  # the site's pages carry no script at all
-    assert "alert(" not in html and "document.cookie" not in html
+    assert "<img src=x" not in html and "alert(" not in html and "document.cookie" not in html
+    assert description not in html and "&lt;script&gt;" not in html  # not even escaped: never shown
 
 
 # --- linking from the profile: the same token checks, and no link-CSRF ----------------------
@@ -830,12 +834,26 @@ def test_forged_token_cannot_link_an_identity_from_the_profile(case, idp, caplog
 def test_link_csrf_attackers_link_callback_in_a_signed_in_victims_browser(idp):
     attacker = signed_in_without_identity("mallory")
     attackers_callback = callback_of(idp, attacker.post(f"/profile/link/{idp.profile}")["Location"], "bob")
-    victim = signed_in_without_identity("dora")
-    response = victim.get(attackers_callback)
+    browser = signed_in_without_identity("dora")
+    response = browser.get(attackers_callback)
     assert response.status_code == 302 and not response["Location"].startswith("http")
     assert not Identity.objects.exists()
-    assert victim.get("/api/users/me").json()["username"] == "dora"
+    assert browser.get("/api/users/me").json()["username"] == "dora"
     assert idp.requests_to("token_endpoint") == []
+
+
+# --- the way back from the provider's logout -----------------------------------------------
+@pytest.mark.parametrize("state", ["\u00e9t\u00e9-forged", "x" * 5000])
+def test_forged_state_on_the_way_back_from_provider_logout_is_no_crash(state, client, authentik, settings):
+    # After RP-initiated logout the session expects a state; anyone can send the browser back
+    # to /login with another one (a link in a mail, the provider's redirect tampered with).
+    configure(settings, authentik, OIDC_RP_INITIATED_LOGOUT="true")
+    assert sign_in(client, authentik, "carol")["Location"] == "/"
+    assert client.post("/logout")["Location"].startswith(authentik.metadata["end_session_endpoint"])
+    page = client.get("/login?" + urlencode({"state": state}))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "You are signed out here." in html and "and at Authentik" not in html
 
 
 # --- claims that do not fit ----------------------------------------------------------------

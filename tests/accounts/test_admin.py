@@ -1,0 +1,255 @@
+"""The Django admin: linked identities, roles and why, unlinking, deactivating, and who may touch an admin."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+USERS = "/admin/accounts/user/"
+
+
+@pytest.fixture
+def alice(client):
+    """A superuser administrator signed in to the admin."""
+    user = User.objects.create_user("alice", email="alice@example.com", role=Role.ADMIN)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def bob_browser(authentik):
+    """Bob signed in through the provider in his own browser."""
+    browser = Client()
+    sign_in(browser, authentik, "bob")
+    return browser
+
+
+def is_signed_in(browser):
+    return browser.get("/api/users/me").status_code == 200
+
+
+def act(client, action, *users):
+    return client.post(USERS, {"action": action, "_selected_action": [u.pk for u in users]}, follow=True)
+
+
+def messages_in(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def change_form_data(client, user, delete_identities=(), **changes):
+    """The POST the change form sends as shown, with ``changes`` and identities ticked for deletion."""
+    page = client.get(f"{USERS}{user.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if name in form.fields and value is not None}
+    data.pop("password", None)
+    if data.pop("is_active", False):
+        data["is_active"] = "on"
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({f"{management.prefix}-{key}": value for key, value in management.initial.items()})
+        for index, inline_form in enumerate(formset.formset.forms):
+            prefix = inline_form.prefix
+            data[f"{prefix}-id"] = inline_form.instance.pk
+            data[f"{prefix}-user"] = user.pk
+            if inline_form.instance in delete_identities:
+                data[f"{prefix}-DELETE"] = "on"
+    data.update(changes)
+    return data
+
+
+# --- what the administrator sees -------------------------------------------------------------
+def test_user_page_shows_identities_role_reason_and_last_sign_in(client, alice, authentik, bob_browser):
+    bob = User.objects.get(username="bob")
+    html = client.get(f"{USERS}{bob.pk}/change/").content.decode()
+    identity = bob.identities.get()
+    assert identity.subject in html and "bob@example.com" in html and "romm-editors" in html
+    assert "No role change in the sign-in history: the role given when the account was created." in html
+    assert "Groups seen from authentik at the last sign-in: romm-editors." in html
+    assert "OpenID Connect (authentik)," in html
+    # Identities are read-only: no input for their fields, only the delete box.
+    assert 'name="identities-0-subject"' not in html and 'name="identities-0-DELETE"' in html
+
+
+def test_user_list_filters_by_role_provider_and_active_and_searches_subject(
+    client, alice, authentik, bob_browser
+):
+    User.objects.create_user("carol", role=Role.VIEWER, is_active=False)
+    bob = User.objects.get(username="bob")
+
+    def listed(**query):
+        return sorted(u.username for u in client.get(USERS, query).context["cl"].result_list)
+
+    assert listed(role__exact="editor") == ["bob"]
+    assert listed(identities__provider="authentik") == ["bob"]
+    assert listed(is_active__exact="0") == ["carol"]
+    assert listed(q=bob.identities.get().subject) == ["bob"]
+    assert listed(q="alice@example") == ["alice"]
+    row = client.get(USERS).content.decode()
+    assert "OpenID Connect (authentik)" in row and "never" in row
+
+
+# --- actions -------------------------------------------------------------------------------
+def test_set_role_action_changes_role_and_records_why(client, alice):
+    carol = User.objects.create_user("carol", role=Role.VIEWER)
+    response = act(client, "set_role_editor", carol)
+    carol.refresh_from_db()
+    assert carol.role == Role.EDITOR and not carol.is_staff
+    assert "1 account(s) now have the editor role." in messages_in(response)
+    event = SignInEvent.objects.get(method=SignInEvent.Method.ROLE)
+    assert (event.user, event.outcome, event.reason, event.detail) == (
+        carol,
+        "changed",
+        "admin",
+        "viewer -> editor by alice",
+    )
+    assert "Set by the admin on" in client.get(f"{USERS}{carol.pk}/change/").content.decode()
+    act(client, "set_role_admin", carol)
+    carol.refresh_from_db()
+    assert carol.role == Role.ADMIN and carol.is_staff and carol.is_superuser
+
+
+def test_role_changed_in_the_form_is_recorded(client, alice):
+    carol = User.objects.create_user("carol", role=Role.VIEWER)
+    response = client.post(f"{USERS}{carol.pk}/change/", change_form_data(client, carol, role="editor"))
+    assert response.status_code == 302
+    assert User.objects.get(pk=carol.pk).role == Role.EDITOR
+    assert SignInEvent.objects.get(method="role").detail == "viewer -> editor by alice"
+
+
+def test_deactivate_ends_sessions(client, alice, bob_browser):
+    bob = User.objects.get(username="bob")
+    assert is_signed_in(bob_browser) and OIDCSession.objects.filter(user=bob).exists()
+    sessions_before = Session.objects.count()
+    response = act(client, "deactivate", bob)
+    assert "Deactivated 1 account(s); their sessions are ended." in messages_in(response)
+    assert User.objects.get(pk=bob.pk).is_active is False
+    assert not OIDCSession.objects.filter(user=bob).exists()
+    assert Session.objects.count() == sessions_before - 1
+    assert not is_signed_in(bob_browser)
+
+
+def test_deactivating_anywhere_ends_sessions(bob_browser):
+    bob = User.objects.get(username="bob")
+    bob.is_active = False
+    bob.save()
+    assert not OIDCSession.objects.exists()
+    assert not is_signed_in(bob_browser)
+
+
+def test_unlink_action_removes_identities_and_ends_sessions(client, alice, bob_browser):
+    bob = User.objects.get(username="bob")
+    subject = bob.identities.get().subject
+    response = act(client, "unlink_identities", bob)
+    assert "Unlinked 1 identity(ies) from 1 account(s); their sessions are ended." in messages_in(response)
+    assert not Identity.objects.filter(user=bob).exists()
+    assert not is_signed_in(bob_browser)
+    event = SignInEvent.objects.get(reason="identity_unlinked")
+    assert (event.user, event.subject, event.detail) == (bob, subject, "by alice in the admin")
+
+
+def test_administrator_cannot_act_on_own_account(client, alice):
+    response = act(client, "deactivate", alice)
+    assert "Your own account is not changed from this list" in messages_in(response)[0]
+    assert User.objects.get(pk=alice.pk).is_active is True
+
+
+def test_unlinked_identity_no_longer_reaches_the_old_account(client, alice, authentik, bob_browser):
+    """An administrator undoes a wrong link; the identity's next sign-in links anew by the rules."""
+    bob = User.objects.get(username="bob")
+    identity = bob.identities.get()
+    response = client.post(
+        f"{USERS}{bob.pk}/change/", change_form_data(client, bob, delete_identities=[identity])
+    )
+    assert response.status_code == 302
+    assert not Identity.objects.filter(pk=identity.pk).exists()
+    assert not is_signed_in(bob_browser)
+    assert SignInEvent.objects.filter(reason="identity_unlinked", user=bob, subject=identity.subject).exists()
+
+    # Same person at the provider, now with another verified email: a new account, not bob's.
+    fresh = Client()
+    assert sign_in(fresh, authentik, "bob", email="robert@example.org").status_code == 302
+    me = fresh.get("/api/users/me").json()
+    assert me["username"] != "bob" and me["email"] == "robert@example.org"
+    relinked = Identity.objects.get(subject=identity.subject)
+    assert relinked.user_id != bob.pk and not bob.identities.exists()
+
+
+def test_unlinked_identity_links_by_verified_email_to_the_right_account(
+    client, alice, authentik, bob_browser
+):
+    bob = User.objects.get(username="bob")
+    robert = User.objects.create_user("robert", email="robert@example.org")
+    act(client, "unlink_identities", bob)
+    fresh = Client()
+    sign_in(fresh, authentik, "bob", email="Robert@example.org")
+    assert fresh.get("/api/users/me").json()["username"] == "robert"
+    assert Identity.objects.get().user == robert
+
+
+# --- only a superuser touches an administrator -------------------------------------------------
+@pytest.fixture
+def helper(client):
+    """A staff account that is not a superuser, with every user permission (a hand-made edge case)."""
+    user = User.objects.create_user("helper", role=Role.EDITOR)
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="accounts"))
+    client.force_login(user)
+    return user
+
+
+def test_non_superuser_cannot_deactivate_unlink_or_change_an_admin(client, helper, authentik):
+    admin = User.objects.create_user("root", role=Role.ADMIN)
+    Identity.objects.create(user=admin, issuer=authentik.issuer, subject="root-sub", provider="authentik")
+    for action in ("deactivate", "unlink_identities", "set_role_viewer"):
+        response = act(client, action, admin)
+        assert "Only a superuser can change an administrator's account; nothing was changed." in messages_in(
+            response
+        )
+    admin.refresh_from_db()
+    assert admin.is_active and admin.role == Role.ADMIN and admin.identities.exists()
+    assert (
+        client.post(f"{USERS}{admin.pk}/change/", {"username": "root", "role": "viewer"}).status_code == 403
+    )
+    assert client.post(f"{USERS}{admin.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert User.objects.filter(pk=admin.pk, role=Role.ADMIN).exists()
+
+
+def test_non_superuser_cannot_make_an_admin(client, helper):
+    carol = User.objects.create_user("carol")
+    page = client.get(USERS)
+    actions = [value for value, _ in page.context["action_form"].fields["action"].choices]
+    assert "set_role_admin" not in actions and "delete_selected" not in actions
+    assert "set_role_editor" in actions
+    act(client, "set_role_admin", carol)
+    response = client.post(f"{USERS}{carol.pk}/change/", change_form_data(client, carol, role="admin"))
+    assert response.status_code == 200  # the form refuses the choice
+    assert User.objects.get(pk=carol.pk).role == Role.VIEWER
+
+
+def test_non_superuser_may_still_manage_other_accounts(client, helper):
+    carol = User.objects.create_user("carol")
+    act(client, "set_role_editor", carol)
+    assert User.objects.get(pk=carol.pk).role == Role.EDITOR
+
+
+def test_administrator_adds_an_account_with_a_role(client, alice):
+    assert client.get(f"{USERS}add/").status_code == 200
+    response = client.post(
+        f"{USERS}add/",
+        {"username": "dora", "email": "dora@example.com", "role": "editor", "usable_password": "false"},
+    )
+    assert response.status_code == 302
+    dora = User.objects.get(username="dora")
+    assert dora.role == Role.EDITOR and not dora.has_usable_password() and not dora.is_staff
+
+
+def test_deleting_an_account_ends_its_provider_sessions(client, alice, bob_browser):
+    bob = User.objects.get(username="bob")
+    assert client.post(f"{USERS}{bob.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=bob.pk).exists() and not OIDCSession.objects.exists()
+    assert Session.objects.count() == 1  # alice's
