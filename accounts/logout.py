@@ -92,7 +92,7 @@ def logout_return_message(request):
     """The sentence for someone the provider sent back after logout (``?state=`` on /login)."""
     expected = request.session.pop(LOGOUT_STATE, None)
     state = request.GET.get("state")
-    if expected and secrets.compare_digest(expected["state"], state or ""):
+    if expected and secrets.compare_digest(expected["state"].encode(), (state or "").encode()):
         return f"You are signed out here and at {expected['provider']}."
     if expected or state:
         # Authentik before 2026.5 drops the state; a stale or foreign one changes nothing.

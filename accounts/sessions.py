@@ -6,8 +6,8 @@ deactivated account is refused by the backends' ``get_user`` on its next request
 changed password ends them through Django's session auth hash.
 
 The receivers make that hold wherever the change is made (admin form, action, shell):
-saving an inactive account ends its sessions, and deleting an identity ends the sessions
-it signed in.
+saving an inactive account or deleting one ends its sessions, and deleting an identity
+ends the sessions it signed in.
 """
 
 import logging
@@ -36,6 +36,11 @@ def user_saved(sender, instance, **kwargs):
     """An account saved as inactive keeps no session."""
     if kwargs.get("raw") or instance.is_active:
         return
+    end_sessions(instance)
+
+
+def user_deleting(sender, instance, **kwargs):
+    """A deleted account's sessions go first, while the index still finds them."""
     end_sessions(instance)
 
 
