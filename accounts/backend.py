@@ -134,15 +134,24 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def link_identity(self, user, access_token, id_token, payload):
         """Join this identity to ``user``, unless another account holds it or one from this issuer."""
         claims = self.get_userinfo(access_token, id_token, payload)
-        identity = Identity.objects.filter(issuer=payload["iss"], subject=payload["sub"]).first()
-        if identity is not None and identity.user_id != user.pk:
-            raise SignInError("identity_linked_elsewhere", f"identity {payload['sub']} belongs to another account")
-        if identity is None:
-            if user.identities.filter(issuer=payload["iss"]).exists():
-                raise SignInError("already_linked_here", f"account {user.username!r} already has an identity there")
-            identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
-            logger.info("OIDC identity %s of %s linked to account %r from the profile", payload["sub"], payload["iss"], user.username)
-        self.record_identity(identity, claims)
+        try:
+            with transaction.atomic():
+                identity = Identity.objects.filter(issuer=payload["iss"], subject=payload["sub"]).first()
+                if identity is not None and identity.user_id != user.pk:
+                    raise SignInError(
+                        "identity_linked_elsewhere", f"identity {payload['sub']} belongs to another account"
+                    )
+                if identity is None:
+                    if user.identities.filter(issuer=payload["iss"]).exists():
+                        raise SignInError(
+                            "already_linked_here", f"account {user.username!r} already has an identity there"
+                        )
+                    identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
+                    logger.info("OIDC identity %s of %s linked to account %r from the profile",
+                                payload["sub"], payload["iss"], user.username)
+                self.record_identity(identity, claims)
+        except IntegrityError as exc:
+            raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
         return user
 
     def link_or_create(self, claims, role):

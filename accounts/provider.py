@@ -125,6 +125,11 @@ class Provider:
         for name in ("issuer", "authorization_endpoint", "token_endpoint"):
             if not isinstance(document.get(name), str) or not document[name]:
                 raise SignInError("discovery_invalid", f"{self.discovery_url} has no {name}")
+        for name in ("id_token_signing_alg_values_supported", "userinfo_signing_alg_values_supported",
+                     "token_endpoint_auth_methods_supported", "scopes_supported", "claims_supported"):
+            values = document.get(name, [])
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                raise SignInError("discovery_invalid", f"{self.discovery_url}: {name} is not a list of strings")
         issuer = document["issuer"]
         expected = self.expected_issuer
         if expected is not None and issuer.rstrip("/") != expected.rstrip("/"):
@@ -199,7 +204,7 @@ class Provider:
                 raise SignInError("mixup", "authorization response without the iss parameter")
             return
         if iss != document["issuer"]:
-            raise SignInError("mixup", f"authorization response iss {iss!r} is not {document['issuer']!r}")
+            raise SignInError("mixup", f"authorization response iss {iss[:200]!r} is not {document['issuer']!r}")
 
     # --- the token endpoint ------------------------------------------------------------
     def client_auth_method(self, document):
@@ -271,7 +276,10 @@ class Provider:
         if response.status_code != 200:
             raise SignInError("bad_response", f"userinfo answered HTTP {response.status_code}")
         if response.headers.get("Content-Type", "").lower().startswith("application/jwt"):
-            claims = self._decode(response.text.strip(), require=["sub"], optional_iss_aud=True)
+            claims = self._decode(
+                response.text.strip(), require=["sub"], optional_iss_aud=True,
+                algorithms_key="userinfo_signing_alg_values_supported",
+            )
         else:
             try:
                 claims = response.json()
@@ -303,14 +311,15 @@ class Provider:
             raise SignInError("invalid_token", "logout token names neither sid nor sub")
         return claims
 
-    def _decode(self, token, require, optional_iss_aud=False, types=("jwt", "application/jwt")):
+    def _decode(self, token, require, optional_iss_aud=False, types=("jwt", "application/jwt"),
+                algorithms_key="id_token_signing_alg_values_supported"):
         document = self.metadata()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise SignInError("invalid_token", f"unreadable token header: {exc}") from None
         alg = header.get("alg")
-        advertised = document.get("id_token_signing_alg_values_supported") or ["RS256"]
+        advertised = document.get(algorithms_key) or ["RS256"]
         if not isinstance(alg, str) or alg not in advertised or alg == "none":
             raise SignInError("invalid_token", f"alg {alg!r} is not among the provider's {advertised}")
         if alg not in HMAC_ALGORITHMS and alg not in KEY_TYPES:
@@ -360,9 +369,13 @@ class Provider:
 
     def _verification_key(self, alg, header):
         if alg in HMAC_ALGORITHMS:
-            # Authentik without a signing key signs with the client secret.
+            # Authentik without a signing key signs with the client secret. A provider that
+            # publishes signing keys signs with them: then an HMAC token only proves someone
+            # knows the client secret, which is not enough.
             if not self.client_secret:
                 raise SignInError("invalid_token", f"{alg} needs the client secret, which is not set")
+            if self.jwks().get("keys"):
+                raise SignInError("invalid_token", f"{alg} token while the provider publishes signing keys")
             return self.client_secret.encode()
         kid = header.get("kid")
         jwks = self.jwks()

@@ -194,6 +194,9 @@ def oidc_callback(request, name=None):
     provider = get_provider(flow["provider"]) if flow else get_provider(name)
     next_url = flow["next"] if flow else None
     try:
+        if flow is None and not request.user.is_authenticated:
+            # Without a flow of this browser, an ?error= is as unknown as a code.
+            raise SignInError("state_unknown", "state missing, unknown or already used")
         if "error" in request.GET:
             error = request.GET["error"]
             error = error if error.isascii() and error.replace("_", "").isalnum() else "unknown_error"

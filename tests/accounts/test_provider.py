@@ -97,3 +97,21 @@ def test_button_labels(settings, authentik):
                         ("PocketID", "Sign in with PocketID")]:
         configure(settings, authentik, OIDC_PROVIDER=label or None)
         assert get_provider().button_text == text
+
+
+@pytest.mark.django_db
+def test_hmac_token_refused_when_provider_publishes_signing_keys(client, authentik):
+    import jwt as pyjwt
+
+    authentik.metadata["id_token_signing_alg_values_supported"] = ["RS256", "HS256"]
+    authentik.sign = lambda claims, header: pyjwt.encode(claims, CLIENT_SECRET, algorithm="HS256")
+    response = sign_in(client, authentik, "carol")
+    assert "did not pass validation" in client.get(response["Location"]).content.decode()
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_discovery_with_alg_list_as_string_is_refused_not_a_crash(client, authentik):
+    authentik.metadata["id_token_signing_alg_values_supported"] = "RS256"
+    response = client.get("/api/login/openid")
+    assert "configuration document could not be used" in client.get(response["Location"]).content.decode()
