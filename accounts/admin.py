@@ -161,8 +161,9 @@ class UserAdmin(BaseUserAdmin):
     def has_superuser_permission(self, request):
         return request.user.is_superuser
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, *args, **kwargs):
+        # *args/**kwargs: Django 6.1 adds an action_location argument.
+        actions = super().get_actions(request, *args, **kwargs)
         if not request.user.is_superuser:
             # Bulk delete checks no per-account permission, so it could remove an administrator.
             actions.pop("delete_selected", None)
