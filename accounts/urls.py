@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import api, breakglass, logout, profile, setup, views
+from accounts import api, breakglass, health, logout, profile, setup, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,4 +22,5 @@ urlpatterns = [
     path("profile/identities/<int:pk>/unlink", profile.unlink_identity, name="profile_unlink"),
     path("profile/tokens/revoke", profile.revoke_tokens, name="profile_revoke_tokens"),
     path("profile/link/<slug:name>", views.oidc_link, name="oidc_link"),
+    path("healthz", health.healthz, name="healthz"),
 ]

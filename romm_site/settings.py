@@ -24,7 +24,8 @@ BASE_URL_IS_HTTPS = _base.scheme == "https"
 
 SECRET_KEY = env.secret("SECRET_KEY")
 if SECRET_KEY is None:
-    # Development fallback; `manage.py check --deploy` flags the insecure prefix.
+    # Development fallback: `manage.py check --deploy` (run by the container before it starts)
+    # refuses it with accounts.E020.
     SECRET_KEY = "django-insecure-development-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS") or [_base.hostname, "localhost", "127.0.0.1", "[::1]"]
@@ -99,6 +100,25 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS
 CSRF_COOKIE_SECURE = BASE_URL_IS_HTTPS
+
+# --- Behind a reverse proxy ---------------------------------------------------------
+# Only a proxy that overwrites X-Forwarded-Proto/-Host/-For may be trusted: with this on,
+# anyone who reaches gunicorn directly could claim any scheme, host or client address.
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# Redirecting http to https needs to know the request's scheme, which behind a TLS proxy only
+# the trusted header tells; without it the redirect would loop.
+SECURE_SSL_REDIRECT = BASE_URL_IS_HTTPS and TRUST_PROXY_HEADERS
+# The container's healthcheck calls plain http on the loopback.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# HSTS is sent only on https responses; 0 turns it off. includeSubDomains and preload speak
+# for the whole domain, which a site on one host of it must not decide for its owner.
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", 31536000 if BASE_URL_IS_HTTPS else 0, minimum=0, maximum=2 * 31536000
+)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TZ", "UTC")

@@ -17,7 +17,7 @@ def problems(settings, environ=None, **env):
     settings.OIDC_ENABLED = True
     variables = {**GOOD, **env}
     variables = {k: v for k, v in variables.items() if v is not None}
-    settings.OIDC_PROVIDER_CONFIGS = read_providers(EnvReader(variables), "https://romm.example.com")
+    settings.OIDC_PROVIDER_CONFIGS = read_providers(EnvReader(variables), settings.ROMM_BASE_URL)
     return {m.id: m for m in run_checks() if m.id.startswith("accounts.")}
 
 
