@@ -427,7 +427,9 @@ class Provider:
         """One refetch per ``JWKS_REFETCH_SECONDS`` across all processes, and none of a fresh copy."""
         if time.time() - jwks["fetched_at"] < JWKS_REFETCH_SECONDS:
             return False
-        return cache.add(_cache_key("jwks-refetch", self.discovery_url), 1, JWKS_REFETCH_SECONDS)
+        # One marker per time window: the first process to add it refetches, the others wait.
+        window = int(time.time() // JWKS_REFETCH_SECONDS)
+        return cache.add(_cache_key(f"jwks-refetch:{window}", self.discovery_url), 1, JWKS_REFETCH_SECONDS * 2)
 
 
 def providers():
