@@ -161,9 +161,10 @@ class UserAdmin(BaseUserAdmin):
     def has_superuser_permission(self, request):
         return request.user.is_superuser
 
-    def get_actions(self, request, *args, **kwargs):
-        # *args/**kwargs: Django 6.1 adds an action_location argument.
-        actions = super().get_actions(request, *args, **kwargs)
+    def get_actions(self, request, action_location=None):
+        # Django 6.1 passes action_location; 5.2 knows no such argument.
+        extra = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **extra)
         if not request.user.is_superuser:
             # Bulk delete checks no per-account permission, so it could remove an administrator.
             actions.pop("delete_selected", None)

@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 CLIENT_ID = "romm"
-CLIENT_SECRET = "s3cret+with/odd:chars%"
+CLIENT_SECRET = "s3cret+with/odd:chars%-and-32-bytes-long"
 
 # The cast: one person for every rule.
 PEOPLE = {

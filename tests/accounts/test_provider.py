@@ -35,7 +35,7 @@ def test_client_secret_basic_is_form_urlencoded_before_base64(client, authelia):
     sign_in(client, authelia, "carol")
     [token_request] = authelia.requests_to("token_endpoint")
     raw = base64.b64decode(token_request.headers["Authorization"].removeprefix("Basic ")).decode()
-    assert raw == "romm:s3cret%2Bwith%2Fodd%3Achars%25"
+    assert raw == "romm:s3cret%2Bwith%2Fodd%3Achars%25-and-32-bytes-long"
     assert "client_secret" not in parse_qs(token_request.text)
 
 
