@@ -245,7 +245,7 @@ def oidc_callback(request, name=None):
         return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)
     auth.login(request, user, backend="accounts.backend.OIDCBackend")
     login = user.oidc_login
-    request.session["oidc"] = {key: login[key] for key in ("provider", "issuer", "sub", "sid")}
+    # The session's provider, subject and sid live in this row (back-channel and RP logout find it).
     # A second tab finishing as the same person keeps the session key: update its row.
     OIDCSession.objects.update_or_create(
         session_key=request.session.session_key,
