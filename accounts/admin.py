@@ -80,7 +80,7 @@ class UserAdmin(BaseUserAdmin):
     ]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email", "email_confirmed")}),
         (
             "Role and access",
             {

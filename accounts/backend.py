@@ -185,8 +185,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
         user = self.UserModel(
             username=self.get_username(claims),
             email=claims.get("email") or "",
-            first_name=str(claims.get("given_name") or "")[:150],
-            last_name=str(claims.get("family_name") or "")[:150],
+            first_name=str(claims.get("given_name") or "").replace("\x00", "")[:150],
+            last_name=str(claims.get("family_name") or "").replace("\x00", "")[:150],
             role=role or Role.VIEWER,
         )
         user.set_unusable_password()
@@ -229,7 +229,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
         identity.provider = self.provider.name
         identity.email = (self.usable_email(claims) or "")[:254]
         groups = claim_value(claims, self.provider.claim_roles or "groups")
-        identity.groups = claim_strings(groups)[:100] if groups is not MISSING else []
+        names = claim_strings(groups) if groups is not MISSING else []
+        identity.groups = [name[:200] for name in names if "\x00" not in name][:100]
         identity.last_used_at = timezone.now()
         identity.save()
 

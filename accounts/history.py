@@ -22,17 +22,22 @@ def client_address(request):
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _text(value, limit):
+    """``value`` cut to its column, without NUL (which PostgreSQL refuses in text)."""
+    return (value or "").replace("\x00", "")[:limit]
+
+
 def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject=""):
     """Write one history row; never raises into the sign-in it describes."""
     return SignInEvent.objects.create(
         user=user if user is not None and user.pk else None,
-        username=(username or (user.username if user is not None else ""))[:150],
+        username=_text(username or (user.username if user is not None else ""), 150),
         method=method,
         outcome=outcome,
-        reason=reason[:40],
-        detail=detail[:300],
-        provider=provider[:64],
-        subject=subject[:255],
+        reason=_text(reason, 40),
+        detail=_text(detail, 300),
+        provider=_text(provider, 64),
+        subject=_text(subject, 255),
         ip_address=client_address(request) if request is not None else None,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
+        user_agent=_text(request.META.get("HTTP_USER_AGENT", "") if request is not None else "", 300),
     )

@@ -132,7 +132,7 @@ def backchannel_logout(request):
     if not cache.add(replay_key, 1, 7 * 24 * 3600):
         logger.warning("back-channel logout refused from %s: jti replayed", provider.name)
         return _bad_logout_token("logout_token already used")
-    sessions = OIDCSession.objects.filter(issuer=claims["iss"])
+    sessions = OIDCSession.objects.filter(issuer=claims["iss"]).exclude(issuer="")
     if isinstance(claims.get("sid"), str):
         sessions = sessions.filter(sid=claims["sid"])
     if isinstance(claims.get("sub"), str):

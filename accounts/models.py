@@ -50,6 +50,9 @@ class User(AbstractUser):
         if kwargs.get("update_fields") is not None and "role" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "is_staff", "is_superuser"}
         super().save(*args, **kwargs)
+        if is_admin:
+            # The first-boot wizard closes for good once any administrator has existed.
+            SiteMarker.objects.get_or_create(name=SiteMarker.ADMIN_EXISTED)
 
 
 class Identity(models.Model):
@@ -75,6 +78,15 @@ class Identity(models.Model):
 
     def __str__(self):
         return f"{self.provider}:{self.subject}"
+
+
+class SiteMarker(models.Model):
+    """A fact about this site that, once true, stays true (``admin_existed``)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    ADMIN_EXISTED = "admin_existed"
 
 
 class SignInEvent(models.Model):
@@ -113,13 +125,17 @@ class SignInEvent(models.Model):
 
 
 class OIDCSession(models.Model):
-    """A session here that came from a provider's session, findable by ``sid`` or ``sub``."""
+    """A session here, findable by account; one from a provider also by its ``sid`` or ``sub``.
+
+    Password, API and break-glass sessions are indexed too, with provider, issuer and subject
+    empty, so that deactivating an account can end every session it has.
+    """
 
     session_key = models.CharField(max_length=40, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_sessions")
-    provider = models.CharField(max_length=64)
-    issuer = models.CharField(max_length=255)
-    subject = models.CharField(max_length=255)
+    provider = models.CharField(max_length=64, blank=True)
+    issuer = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
     sid = models.CharField(max_length=255, blank=True)
     # Kept only when RP-initiated logout needs it as id_token_hint.
     id_token = models.TextField(blank=True)

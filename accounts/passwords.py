@@ -47,7 +47,7 @@ class PasswordRefused(Exception):
 
 def sign_in_with_password(request, username, password, method, record_success=True):
     """The active account these credentials open; raises ``PasswordRefused`` otherwise."""
-    username = (username or "").strip()[:150]
+    username = (username or "").replace("\x00", "").strip()[:150]
     if settings.DISABLE_USERPASS_LOGIN:
         raise refused(request, "password_disabled", username, method)
     if ratelimit.is_blocked(request, username):

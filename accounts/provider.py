@@ -307,7 +307,10 @@ class Provider:
             raise SignInError("invalid_token", "logout token without the back-channel logout event")
         if "nonce" in claims:
             raise SignInError("invalid_token", "logout token carries a nonce")
-        if not isinstance(claims.get("sid"), str) and not isinstance(claims.get("sub"), str):
+        for name in ("sid", "sub"):
+            if name in claims and (not isinstance(claims[name], str) or not claims[name]):
+                raise SignInError("invalid_token", f"logout token {name} is not a non-empty string")
+        if "sid" not in claims and "sub" not in claims:
             raise SignInError("invalid_token", "logout token names neither sid nor sub")
         return claims
 

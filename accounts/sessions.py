@@ -1,9 +1,9 @@
 """Ending an account's sessions when an administrator takes its access away.
 
-``end_sessions(user)`` deletes every Django session that came from a provider, found through
-the ``OIDCSession`` index. Password sessions are not indexed, and need not be: a
-deactivated account is refused by the backends' ``get_user`` on its next request, and a
-changed password ends them through Django's session auth hash.
+``end_sessions(user)`` deletes every Django session of the account, found through the
+``OIDCSession`` index, which records every login (provider sessions with their issuer,
+subject and sid; password, API and break-glass sessions with those left empty). A changed
+password also ends sessions through Django's session auth hash.
 
 The receivers make that hold wherever the change is made (admin form, action, shell):
 saving an inactive account or deleting one ends its sessions, and deleting an identity
@@ -13,7 +13,7 @@ ends the sessions it signed in.
 import logging
 
 from accounts.logout import end_session_keys
-from accounts.models import OIDCSession
+from accounts.models import ApiToken, OIDCSession
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,28 @@ def end_identity_sessions(identity):
 
 
 def user_saved(sender, instance, **kwargs):
-    """An account saved as inactive keeps no session."""
+    """An account saved as inactive keeps no session and no API token, even once reactivated."""
     if kwargs.get("raw") or instance.is_active:
         return
     end_sessions(instance)
+    ApiToken.objects.filter(user=instance, revoked=False).update(revoked=True)
+
+
+def session_started(sender, request, user, **kwargs):
+    """Index every new session (password, API, break-glass, OIDC) so it can be ended later."""
+    session = getattr(request, "session", None)
+    if session is None or user is None:
+        return
+    if session.session_key is None:
+        session.save()
+    OIDCSession.objects.get_or_create(session_key=session.session_key, defaults={"user": user})
+
+
+def session_ended(sender, request, user, **kwargs):
+    """A logged-out session leaves the index."""
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        OIDCSession.objects.filter(session_key=session.session_key).delete()
 
 
 def user_deleting(sender, instance, **kwargs):

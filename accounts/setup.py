@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import Role
+from accounts.models import Role, SiteMarker
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ BUSY = "Another first-boot setup is being submitted right now. Reload the page i
 def wizard_open():
     """True while the wizard may create the first administrator."""
     if settings.DISABLE_SETUP_WIZARD:
+        return False
+    if SiteMarker.objects.filter(name=SiteMarker.ADMIN_EXISTED).exists():
         return False
     return not get_user_model().objects.filter(role=Role.ADMIN).exists()
 
@@ -93,6 +95,8 @@ def setup(request):
                 raise Http404("Setup is finished.")
             user = form.save(commit=False)
             user.role = Role.ADMIN
+            # Typed in by whoever reached /setup first: never a reason to join an OIDC identity.
+            user.email_confirmed = False
             user.save()
         auth.login(request, user, backend="accounts.backend.PasswordBackend")
         logger.info("setup: first administrator %r created", user.username)

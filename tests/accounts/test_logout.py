@@ -196,3 +196,12 @@ def test_logout_token_needs_post_and_a_token(client, idp):
 def test_session_lookup_uses_the_index_not_a_scan(client, idp, two_browsers, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
         post_token(client, logout_token(idp, "carol"))
+
+
+@pytest.mark.django_db
+def test_admin_logout_goes_through_the_site_logout(client, idp):
+    sign_in(client, idp, "alice")
+    response = client.post("/admin/logout/")
+    assert response.status_code == 302 and response["Location"] == "/logout"
+    assert "Sign out?" in client.get(response["Location"]).content.decode()
+    assert client.get("/api/users/me").status_code == 200
