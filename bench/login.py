@@ -7,47 +7,19 @@ site's own cost: session, database, JWT validation.
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
-import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "romm_site.settings")
-os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-warnings.filterwarnings("ignore", message="No directory at")
-
-import django  # noqa: E402
-
-django.setup()
+from harness import configure, prepare_database  # first: sets Django up
 
 import requests_mock  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.provider import get_provider  # noqa: E402
-from romm_site.envvars import EnvReader, read_providers  # noqa: E402
-from tests.fakeidp import CLIENT_ID, CLIENT_SECRET, PEOPLE, FakeProvider  # noqa: E402
+from tests.fakeidp import PEOPLE, FakeProvider  # noqa: E402
 
-
-def configure(fake):
-    settings.OIDC_ENABLED = True
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.OIDC_PROVIDER_CONFIGS = read_providers(
-        EnvReader({
-            "OIDC_PROVIDER": fake.profile, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-            "OIDC_SERVER_APPLICATION_URL": fake.server_url, "OIDC_CLAIM_ROLES": "groups",
-            "OIDC_ROLE_VIEWER": "*", "OIDC_ROLE_ADMIN": "romm-admins",
-        }),
-        "http://testserver",
-    )
+ROLES = {"OIDC_CLAIM_ROLES": "groups", "OIDC_ROLE_VIEWER": "*", "OIDC_ROLE_ADMIN": "romm-admins"}
 
 
 def one_login(client, fake, person):
@@ -60,7 +32,7 @@ def one_login(client, fake, person):
 def run(profile, logins):
     with requests_mock.Mocker() as mocker:
         fake = FakeProvider(mocker, profile)
-        configure(fake)
+        configure(fake, **ROLES)
         cache.clear()
         client = Client()
         people = [p for p in PEOPLE if p != "dave" and p != "erin"]
@@ -95,8 +67,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--logins", type=int, default=300)
     args = parser.parse_args()
-    setup_test_environment()
-    call_command("migrate", verbosity=0, interactive=False)
+    prepare_database()
     for profile in ("authentik", "authelia"):
         run(profile, args.logins)
 
