@@ -18,9 +18,10 @@ from accounts.apiauth import (
     password_refusal,
     refusal,
 )
-from accounts.models import ApiToken, OIDCSession, SignInEvent
+from accounts.models import ApiToken, SignInEvent
 from accounts.passwords import PasswordRefused, sign_in_with_password
 from accounts.provider import get_provider, providers
+from accounts.sessions import forget_session
 from accounts.setup import wizard_open
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,7 @@ def logout(request):
         return JsonResponse({"detail": "Token revoked."})
     session_key = request.session.session_key
     auth.logout(request)
-    if session_key:
-        OIDCSession.objects.filter(session_key=session_key).delete()
+    forget_session(session_key)
     return JsonResponse({"detail": "Signed out."})
 
 

@@ -50,7 +50,7 @@ def basic_credentials(credentials):
     """``(username, password)`` from HTTP Basic credentials, or None when malformed."""
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII header (UnicodeDecodeError is one)
         return None
     username, colon, password = decoded.partition(":")
     return (username, password) if colon and username else None

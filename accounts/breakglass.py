@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import history
+from accounts.access import SIGNIN_METHOD
 from accounts.models import SignInEvent
 from accounts.tokens import use_sign_in_link
 
@@ -39,6 +40,8 @@ def signin_link(request, token):
     if not user.is_active:
         return _refuse(request, "inactive", user)
     auth.login(request, user, backend="accounts.backend.PasswordBackend")
+    # The way in when the provider is down: it keeps working under DISABLE_USERPASS_LOGIN.
+    request.session[SIGNIN_METHOD] = "link"
     history.record(request, SignInEvent.Method.LINK, SignInEvent.Outcome.SUCCESS, user=user)
     logger.warning("break-glass sign-in link used: account %r", user.username)
     return HttpResponseRedirect("/")

@@ -3,11 +3,9 @@
 import hashlib
 import logging
 import secrets
-from importlib import import_module
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
-from django.conf import settings
 from django.contrib import auth, messages
 from django.core.cache import cache
 from django.http import HttpResponseRedirect, JsonResponse
@@ -19,20 +17,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.errors import SignInError
 from accounts.models import OIDCSession
 from accounts.provider import get_provider, provider_for_issuer
+from accounts.sessions import end_session_keys
 
 logger = logging.getLogger(__name__)
 
 LOGOUT_STATE = "oidc_logout_state"
-
-
-def end_session_keys(session_keys):
-    """Delete these Django sessions (whatever the session engine) and their OIDC rows."""
-    keys = [key for key in session_keys if key]
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:
-        store(session_key=key).delete()
-    OIDCSession.objects.filter(session_key__in=keys).delete()
-    return len(keys)
 
 
 def with_query(url, params):

@@ -1,9 +1,4 @@
-"""Which role a provider's claims grant (SPEC section 4.5), and views that need a role."""
-
-from functools import wraps
-
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+"""Which role a provider's claims grant (SPEC section 4.5): part of the sign-in policy."""
 
 from accounts.errors import SignInError
 from accounts.models import Role
@@ -48,27 +43,3 @@ def resolve_role(provider, claims):
         if held & set(wanted) or (role == Role.VIEWER and "*" in wanted):
             return role
     raise SignInError("no_role", f"claim {provider.claim_roles}={sorted(held)!r} matches no OIDC_ROLE_* value")
-
-
-def has_role(user, role):
-    """True when ``user`` is signed in, active, and holds ``role`` or a higher one."""
-    return user.is_authenticated and user.is_active and Role.rank(user.role) >= Role.rank(role)
-
-
-def role_required(role):
-    """View decorator: anonymous people go to /login, lower roles get a 403 page saying why."""
-
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapper(request, *args, **kwargs):
-            if not has_role(request.user, role):
-                raise PermissionDenied(
-                    f"This needs the {role} role and your account has the {request.user.role} role. "
-                    "Ask an administrator if you need more access."
-                )
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -11,11 +11,35 @@ ends the sessions it signed in.
 """
 
 import logging
+from importlib import import_module
 
-from accounts.logout import end_session_keys
+from django.conf import settings
+
 from accounts.models import ApiToken, OIDCSession
 
 logger = logging.getLogger(__name__)
+
+
+def end_session_keys(session_keys):
+    """Delete these Django sessions (whatever the session engine) and their index rows."""
+    keys = [key for key in session_keys if key]
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store(session_key=key).delete()
+    OIDCSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
+def forget_session(session_key):
+    """A session that ended here (logout) leaves the index."""
+    if session_key:
+        OIDCSession.objects.filter(session_key=session_key).delete()
+
+
+def session_key_changed(old_key, new_key):
+    """Django issued a new key for a live session (login, password change): the index follows."""
+    if old_key and new_key and old_key != new_key:
+        OIDCSession.objects.filter(session_key=old_key).update(session_key=new_key)
 
 
 def end_sessions(user):
@@ -45,6 +69,9 @@ def session_started(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is None or user is None:
         return
+    # How the session was opened decides later what it may do (accounts.access.check_session).
+    backend = getattr(user, "backend", "") or ""
+    session["signin_method"] = "oidc" if backend.endswith("OIDCBackend") else "password"
     if session.session_key is None:
         session.save()
     OIDCSession.objects.get_or_create(session_key=session.session_key, defaults={"user": user})
@@ -53,8 +80,8 @@ def session_started(sender, request, user, **kwargs):
 def session_ended(sender, request, user, **kwargs):
     """A logged-out session leaves the index."""
     session = getattr(request, "session", None)
-    if session is not None and session.session_key:
-        OIDCSession.objects.filter(session_key=session.session_key).delete()
+    if session is not None:
+        forget_session(session.session_key)
 
 
 def user_deleting(sender, instance, **kwargs):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Role
-from accounts.roles import has_role, role_required
+from accounts.access import has_role, role_required
 from library.forms import PlatformForm, RomForm, SearchForm
 from library.models import Platform, Rom
 

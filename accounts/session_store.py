@@ -1,0 +1,18 @@
+"""Django's database sessions, with the session index kept in step when a key is cycled."""
+
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+
+from accounts.sessions import session_key_changed
+
+
+class SessionStore(DatabaseSessionStore):
+    """``cycle_key`` (login, password change) moves the session's index row to the new key."""
+
+    def cycle_key(self):
+        old_key = self.session_key
+        # Only a signed-in session has an index row; an anonymous one being signed in has none.
+        indexed = SESSION_KEY in self._get_session()
+        super().cycle_key()
+        if indexed:
+            session_key_changed(old_key, self.session_key)
