@@ -22,7 +22,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts import history
 from accounts.errors import SignInError
-from accounts.models import Identity, Role, SignInEvent
+from accounts.models import Identity, Role, SignInEvent, email_key
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 
@@ -164,24 +164,51 @@ class OIDCBackend(OIDCAuthenticationBackend):
             raise SignInError("ambiguous_email", f"{len(users)} accounts share the email")
         if users:
             user = users[0]
+            if user.is_administrator:
+                # An email address at the provider may be self-typed (enrollment, email changes);
+                # it must never be the key to an administrator's account.
+                raise SignInError("admin_email_link", f"account {user.username!r} is an administrator; not linked")
+            if not user.email_confirmed:
+                # A provider-verified address outranks one an account typed in for itself.
+                return self.create_user(dict(claims, email=email), role, squatter=user)
+            if not self.provider.email_linking:
+                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
             if user.identities.filter(issuer=claims["iss"]).exists():
                 raise SignInError(
                     "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
-                )
-            if not user.email_confirmed:
-                raise SignInError(
-                    "account_email_unconfirmed", f"account {user.username!r} set this email itself; not linked"
                 )
             if not self.user_can_authenticate(user):
                 raise SignInError("inactive", f"account {user.username!r} is inactive")
             logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
             return user
-        if not self.provider.allow_registration:
-            raise SignInError("registration_closed", "no account matches and registration is off")
         return self.create_user(dict(claims, email=email or ""), role)
 
-    def create_user(self, claims, role=None):
-        """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role."""
+    def filter_users_by_claims(self, claims):
+        """Accounts whose email is this one, compared as ``accounts.models.email_key`` says."""
+        return self.UserModel.objects.filter(email_key=email_key(claims.get("email")))
+
+    def release_email(self, squatter, claims):
+        """Clear an unconfirmed, self-typed email so its real owner can have it."""
+        self.UserModel.objects.filter(pk=squatter.pk).update(email="", email_key="")
+        logger.warning(
+            "OIDC: unconfirmed email of account %r cleared; %s of %s verified it",
+            squatter.username, claims["sub"], claims["iss"],
+        )
+        history.record(
+            self.request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=squatter,
+            reason="email_released", detail="self-typed email verified by another person at the provider",
+            provider=self.provider.name, subject=str(claims.get("sub", "")),
+        )
+
+    def create_user(self, claims, role=None, squatter=None):
+        """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role.
+
+        ``squatter``: an account holding this email unconfirmed, which gives it up first.
+        """
+        if not self.provider.allow_registration:
+            raise SignInError("registration_closed", "no account matches and registration is off")
+        if squatter is not None:
+            self.release_email(squatter, claims)
         user = self.UserModel(
             username=self.get_username(claims),
             email=claims.get("email") or "",
@@ -232,7 +259,13 @@ class OIDCBackend(OIDCAuthenticationBackend):
         names = claim_strings(groups) if groups is not MISSING else []
         identity.groups = [name[:200] for name in names if "\x00" not in name][:100]
         identity.last_used_at = timezone.now()
-        identity.save()
+        if identity.pk is None:
+            identity.save()
+        elif not Identity.objects.filter(pk=identity.pk).update(
+            provider=identity.provider, email=identity.email, groups=identity.groups, last_used_at=identity.last_used_at
+        ):
+            # An administrator unlinked it while this sign-in ran: it must not come back.
+            raise SignInError("conflict", f"identity {identity.subject} was unlinked during the sign-in")
 
 
 class PasswordBackend(ModelBackend):

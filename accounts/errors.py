@@ -84,10 +84,15 @@ MESSAGES = {
         "The account with your email address is already linked to another {provider} user. "
         "Sign in as that user, or ask an administrator to unlink it."
     ),
-    "account_email_unconfirmed": (
-        "An account here uses your email address, but its owner typed that address in and it is not "
-        "confirmed, so your {provider} sign-in was not linked to it. If it is your account, sign in to it "
-        "and use \"Link another sign-in\" on your profile; otherwise ask an administrator."
+    "admin_email_link": (
+        "An administrator account here uses your email address. Administrator accounts are never "
+        "joined to a {provider} sign-in by email: if it is yours, sign in to it (with its password or a "
+        "sign-in link) and use \"Link another sign-in\" on your profile, or ask another administrator."
+    ),
+    "email_linking_off": (
+        "An account here already uses your email address, and this site does not join sign-ins to "
+        "accounts by email (OIDC_EMAIL_LINKING=false). If it is yours, sign in to it and use \"Link "
+        "another sign-in\" on your profile; otherwise ask an administrator."
     ),
     "ambiguous_email": (
         "More than one account here uses your email address, so none was chosen. "

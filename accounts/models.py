@@ -1,6 +1,5 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models.functions import Lower
 
 
 class Role(models.TextChoices):
@@ -31,15 +30,20 @@ class User(AbstractUser):
         "OpenID sign-in never links to an account by an unconfirmed email.",
     )
 
+    # The email as this site compares it: Python's str.lower(), computed here and matched
+    # exactly, so no database's case folding (PostgreSQL's UPPER maps "ı" and the Kelvin sign
+    # onto ASCII letters) can make two different addresses equal.
+    email_key = models.CharField(max_length=254, blank=True, editable=False)
+
     objects = AccountManager()
 
     class Meta:
         constraints = [
             # OIDC links accounts by email, so two accounts must never share one.
             models.UniqueConstraint(
-                Lower("email"),
-                condition=~models.Q(email=""),
-                name="accounts_user_email_ci_unique",
+                fields=["email_key"],
+                condition=~models.Q(email_key=""),
+                name="accounts_user_email_key_unique",
                 violation_error_message="Another account already uses this email address.",
             )
         ]
@@ -47,12 +51,41 @@ class User(AbstractUser):
     def save(self, *args, **kwargs):
         is_admin = self.role == Role.ADMIN
         self.is_staff = self.is_superuser = is_admin
-        if kwargs.get("update_fields") is not None and "role" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "is_staff", "is_superuser"}
+        self.email_key = email_key(self.email)
+        creating = self._state.adding
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            update_fields = set(update_fields)
+            if "role" in update_fields:
+                update_fields |= {"is_staff", "is_superuser"}
+            if "email" in update_fields:
+                update_fields.add("email_key")
+            kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
+        # The first-boot wizard closes for good once any account has existed.
+        if creating:
+            SiteMarker.objects.get_or_create(name=SiteMarker.ACCOUNT_EXISTED)
         if is_admin:
-            # The first-boot wizard closes for good once any administrator has existed.
             SiteMarker.objects.get_or_create(name=SiteMarker.ADMIN_EXISTED)
+
+    @property
+    def is_administrator(self):
+        """Admin role, staff or superuser: such an account is never joined by email."""
+        return self.role == Role.ADMIN or self.is_staff or self.is_superuser
+
+
+def email_key(email):
+    """The form two emails must share to be the same address here (SPEC section 4.3).
+
+    Python's ``str.lower()``, except that a non-ASCII character is never folded onto an ASCII
+    one: ``"\u212a".lower()`` (the Kelvin sign) is a plain ``k``, and a look-alike must not
+    reach the account of the address it imitates. ``İ`` lowers to ``i`` + a combining dot,
+    which stays distinct from ``i`` anyway.
+    """
+    return "".join(
+        char if not char.isascii() and char.lower().isascii() else char.lower()
+        for char in (email or "").strip()
+    )
 
 
 class Identity(models.Model):
@@ -87,6 +120,7 @@ class SiteMarker(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     ADMIN_EXISTED = "admin_existed"
+    ACCOUNT_EXISTED = "account_existed"
 
 
 class SignInEvent(models.Model):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import history, tokens
-from accounts.models import SignInEvent
+from accounts.models import SignInEvent, email_key
 from accounts.provider import providers
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class EmailForm(forms.ModelForm):
     def clean_email(self):
         email = self.cleaned_data["email"].strip()
         others = get_user_model().objects.exclude(pk=self.instance.pk)
-        if email and others.filter(email__iexact=email).exists():
+        if email and others.filter(email_key=email_key(email)).exists():
             raise forms.ValidationError(EMAIL_TAKEN)
         return email
 
@@ -58,10 +58,14 @@ def profile(request):
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                if form.instance.email.lower() != old_email.lower():
+                fields = ["email"]
+                if email_key(form.instance.email) != email_key(old_email):
                     # A typed-in address proves nothing: OIDC must not link to it by email.
                     form.instance.email_confirmed = False
-                form.save()
+                    fields.append("email_confirmed")
+                # Only the fields this form owns: the rest of the row (role, is_active, password)
+                # may have been changed by an administrator while this request ran.
+                form.instance.save(update_fields=fields)
         except IntegrityError:
             # Another account took the address between the check and the save.
             form.add_error("email", EMAIL_TAKEN)

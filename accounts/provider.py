@@ -56,6 +56,7 @@ class Provider:
     server_url: str | None
     metadata_url: str | None
     allow_registration: bool = True
+    email_linking: bool = True
     username_attribute: str = "preferred_username"
     claim_roles: str | None = None
     role_values: dict = field(default_factory=dict)

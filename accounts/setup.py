@@ -1,8 +1,8 @@
 """``/setup``: the first-boot wizard that creates the first administrator, then disappears.
 
-It exists only while no account has the admin role (active or not: deactivating the last
-administrator must not reopen an unauthenticated way to become one) and DISABLE_SETUP_WIZARD
-is off. Two submissions at once cannot both win: a lock (the cache, plus an advisory lock on
+It exists only while the site has no account at all and never had one (a site whose people
+all sign in through the provider as viewers must not leave it open to whoever finds it), and
+DISABLE_SETUP_WIZARD is off. Two submissions at once cannot both win: a lock (the cache, plus an advisory lock on
 PostgreSQL) serialises them and the check is repeated inside the transaction.
 """
 
@@ -31,12 +31,12 @@ BUSY = "Another first-boot setup is being submitted right now. Reload the page i
 
 
 def wizard_open():
-    """True while the wizard may create the first administrator."""
+    """True while the site has no account at all and never had one (SPEC section 3)."""
     if settings.DISABLE_SETUP_WIZARD:
         return False
-    if SiteMarker.objects.filter(name=SiteMarker.ADMIN_EXISTED).exists():
+    if SiteMarker.objects.filter(name__in=[SiteMarker.ADMIN_EXISTED, SiteMarker.ACCOUNT_EXISTED]).exists():
         return False
-    return not get_user_model().objects.filter(role=Role.ADMIN).exists()
+    return not get_user_model().objects.exists()
 
 
 class FirstAdminForm(BaseUserCreationForm):
@@ -47,18 +47,6 @@ class FirstAdminForm(BaseUserCreationForm):
     class Meta(BaseUserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
-
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        if get_user_model().objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("An account with this username already exists.")
-        return username
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("Another account already uses this email address.")
-        return email
 
 
 @contextmanager

@@ -24,6 +24,7 @@ PER_PROVIDER = (
     "SERVER_METADATA_URL",
     "ALLOW_REGISTRATION",
     "CREATE_USER",
+    "EMAIL_LINKING",
     "USERNAME_ATTRIBUTE",
     "CLAIM_ROLES",
     "ROLE_VIEWER",
@@ -189,6 +190,7 @@ def _read_provider(env, name, base_url, first):
         "server_url": env.str("SERVER_APPLICATION_URL"),
         "metadata_url": env.str("SERVER_METADATA_URL"),
         "allow_registration": env.bool(registration_key, True),
+        "email_linking": env.bool("EMAIL_LINKING", True),
         "username_attribute": env.str("USERNAME_ATTRIBUTE", "preferred_username"),
         "claim_roles": env.str("CLAIM_ROLES"),
         "role_values": {

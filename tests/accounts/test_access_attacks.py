@@ -379,15 +379,20 @@ def test_tricky_next_never_leads_off_site(next_url, authentik):
 
 # === account takeover by email ======================================================================
 @pytest.mark.parametrize("typed", ["carol@example.com", "  CAROL@Example.COM "])
-def test_viewer_who_types_a_victims_email_does_not_receive_the_victims_provider_sign_in(typed, authentik):
+def test_a_squatted_email_neither_receives_nor_blocks_the_owners_first_sign_in(typed, authentik):
     attacker, mallory = signed_in(Role.VIEWER, username="mallory")
     assert attacker.post("/profile", {"email": typed})["Location"] == "/profile"
     victim = Client()
     response = sign_in(victim, authentik, "carol")
-    assert response["Location"].startswith("/login")
-    assert any("not confirmed" in m for m in messages_of(response))
-    assert whoami(victim) is None and not mallory.identities.exists()
-    assert whoami(attacker) == "mallory"
+    assert response["Location"] == "/"
+    carol = User.objects.get(username="carol")
+    assert whoami(victim) == "carol" and carol.email == "carol@example.com"
+    assert not mallory.identities.exists() and carol.identities.count() == 1
+    mallory.refresh_from_db()
+    assert mallory.email == "" and whoami(attacker) == "mallory"
+    events = SignInEvent.objects.order_by("pk")
+    assert events.filter(user=mallory, reason="email_released", outcome="changed").count() == 1
+    assert events.filter(user=carol, method="oidc", outcome="success").count() == 1
 
 
 def test_admin_editing_a_self_typed_email_account_does_not_make_that_email_trusted(authentik):
@@ -400,7 +405,7 @@ def test_admin_editing_a_self_typed_email_account_does_not_make_that_email_trust
     assert User.objects.get(pk=mallory.pk).email_confirmed is False
     victim = Client()
     sign_in(victim, authentik, "carol")
-    assert whoami(victim) is None and not Identity.objects.exists()
+    assert whoami(victim) == "carol" and not mallory.identities.exists()
 
 
 def test_email_typed_into_the_setup_wizard_is_not_trusted_for_provider_linking(authentik):

@@ -64,18 +64,28 @@ def setup_no_role_for_linked_account(client, fake, settings):
     return "bob", {"groups": ["staff"]}
 
 
-def setup_email_typed_in_by_another_account(client, fake, settings):
-    # A local viewer types alice's address into their profile before alice ever signs in.
-    User.objects.create_user("mallory", email="mallory@example.com", password="a-long-password-1")
-    client.login(username="mallory", password="a-long-password-1")
-    client.post("/profile", {"email": "alice@example.com"})
-    client.logout()
-    assert User.objects.get(username="mallory").email == "alice@example.com"
+def setup_administrator_with_the_email(client, fake, settings):
+    # A local administrator has alice's address (confirmed or not): never joined by email.
+    User.objects.create_user("root", email="Alice@Example.com", password="a-long-password-1", role="admin")
     return "alice", {}
 
 
+def setup_staff_with_the_email(client, fake, settings):
+    User.objects.create_user("ops", email="alice@example.com", is_staff=True)
+    User.objects.filter(username="ops").update(is_staff=True)  # save() ties staff to the role
+    return "alice", {}
+
+
+def setup_email_linking_off(client, fake, settings):
+    configure(settings, fake, OIDC_EMAIL_LINKING="false")
+    User.objects.create_user("carol-local", email="carol@example.com")
+    return "carol", {}
+
+
 MATRIX = {
-    "account_email_unconfirmed": (setup_email_typed_in_by_another_account, "its owner typed that address in"),
+    "admin_email_link": (setup_administrator_with_the_email, "Administrator accounts are never joined"),
+    "admin_email_link_staff": (setup_staff_with_the_email, "Administrator accounts are never joined"),
+    "email_linking_off": (setup_email_linking_off, "does not join sign-ins to accounts by email"),
     "inactive": (setup_inactive, "Your account here is deactivated"),
     "account_linked_elsewhere": (setup_linked_elsewhere, "already linked to another"),
     "registration_closed": (setup_registration_closed, "new accounts cannot be created by signing in"),
@@ -88,6 +98,7 @@ MATRIX = {
 }
 REASONS = {
     "registration_closed_alias": "registration_closed",
+    "admin_email_link_staff": "admin_email_link",
     "email_unverified_no_link": "email_unverified",
     "email_verified_string": "email_unverified",
     "no_role_demotes_nobody": "no_role",

@@ -6,7 +6,7 @@ import pytest
 from django.core.checks import run_checks
 from django.test import Client
 
-from accounts.models import Identity, OIDCSession, Role, User
+from accounts.models import Identity, Role, User
 from romm_site.envvars import EnvReader, read_providers
 from tests.conftest import BASE_URL, start
 from tests.fakeidp import CLIENT_ID, CLIENT_SECRET, FakeProvider, logout_token
