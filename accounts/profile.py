@@ -56,20 +56,25 @@ def profile(request):
     old_email = user.email
     form = EmailForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        changes = {"email": email, "email_key": email_key(email)}
+        if email_key(email) != email_key(old_email):
+            # A typed-in address proves nothing: OIDC must not link to it by email.
+            changes["email_confirmed"] = False
         try:
             with transaction.atomic():
-                fields = ["email"]
-                if email_key(form.instance.email) != email_key(old_email):
-                    # A typed-in address proves nothing: OIDC must not link to it by email.
-                    form.instance.email_confirmed = False
-                    fields.append("email_confirmed")
-                # Only the fields this form owns: the rest of the row (role, is_active, password)
-                # may have been changed by an administrator while this request ran.
-                form.instance.save(update_fields=fields)
+                # Only the fields this form owns, by UPDATE: the rest of the row (role, is_active,
+                # password) may have been changed by an administrator while this request ran, and
+                # an account deleted meanwhile must not be inserted again.
+                saved = get_user_model().objects.filter(pk=user.pk, is_active=True).update(**changes)
         except IntegrityError:
             # Another account took the address between the check and the save.
             form.add_error("email", EMAIL_TAKEN)
         else:
+            if not saved:
+                logger.warning("profile: account %r was deactivated or deleted during its email change", user.username)
+                messages.error(request, "Your account was deactivated or removed meanwhile; nothing was saved.")
+                return HttpResponseRedirect("/login?local=1")
             logger.info("profile: account %r changed its email", user.username)
             messages.success(request, "Your email address is saved.")
             return HttpResponseRedirect("/profile")
