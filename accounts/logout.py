@@ -3,9 +3,11 @@
 import hashlib
 import logging
 import secrets
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
+from django.conf import settings
 from django.contrib import auth, messages
 from django.core.cache import cache
 from django.http import HttpResponseRedirect, JsonResponse
@@ -22,6 +24,8 @@ from accounts.sessions import end_session_keys
 logger = logging.getLogger(__name__)
 
 LOGOUT_STATE = "oidc_logout_state"
+# The longest a back-channel request waits on the provider for a document it has not cached.
+BACKCHANNEL_FETCH_SECONDS = 1
 
 
 def with_query(url, params):
@@ -109,6 +113,9 @@ def backchannel_logout(request):
     except (jwt.PyJWTError, AttributeError):
         issuer = None
     provider = provider_for_issuer(issuer) if isinstance(issuer, str) else None
+    if provider is not None:
+        # Anyone can POST here: a provider that hangs must not hold a worker for OIDC_TIMEOUT.
+        provider = replace(provider, fetch_timeout=min(BACKCHANNEL_FETCH_SECONDS, settings.OIDC_TIMEOUT))
     if provider is None:
         logger.warning("back-channel logout refused: issuer %r is not a configured provider", str(issuer)[:200])
         return _bad_logout_token("unknown issuer")

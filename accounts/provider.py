@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -33,8 +34,12 @@ KEY_TYPES = {
     "ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521"),
     "EdDSA": ("OKP", None),
 }  # fmt: skip
-# A JWKS refetch for an unknown key id happens at most this often (key rotation, not DoS).
-JWKS_REFETCH_SECONDS = 60
+# A JWKS refetch for an unknown key id happens at most this often per provider, across all
+# processes: soon enough for a key rotated at any moment, never once per request.
+JWKS_REFETCH_SECONDS = 5
+# A failed discovery or JWKS fetch is remembered this long, so a hung or broken provider costs
+# one timeout per window instead of one per request (each would hold a worker).
+FETCH_FAILURE_SECONDS = 15
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Claims only the ID token may state; userinfo never overrides them.
 PROTOCOL_CLAIMS = {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "sid", "auth_time", "at_hash", "c_hash", "jti"}
@@ -67,6 +72,9 @@ class Provider:
     scopes: str | None = None
     token_auth_method: str = "auto"
     vars: dict = field(default_factory=dict, compare=False, repr=False)
+    # Seconds for each call to the provider; None: OIDC_TIMEOUT. The back-channel receiver,
+    # which anyone can call, uses a short one.
+    fetch_timeout: float | None = None
     prefix: str = "OIDC_"
     first: bool = False
 
@@ -115,10 +123,29 @@ class Provider:
         key = _cache_key("meta", self.discovery_url)
         document = cache.get(key)
         if document is None:
-            document = self._fetch_json("GET", self.discovery_url, reason_if_bad="discovery_invalid")
-            self._check_metadata(document)
+            with self._remembering_failure("meta"):
+                document = self._fetch_json("GET", self.discovery_url, reason_if_bad="discovery_invalid")
+                self._check_metadata(document)
             cache.set(key, document, settings.OIDC_CACHE_SECONDS)
         return document
+
+    def cached_metadata(self):
+        """The discovery document if it is in the cache, else None; never calls the provider."""
+        return cache.get(_cache_key("meta", self.discovery_url))
+
+    @contextmanager
+    def _remembering_failure(self, kind):
+        """Raise a failure remembered from a recent fetch; remember a new one for a while."""
+        failed_key = _cache_key(f"{kind}-failed", self.discovery_url)
+        remembered = cache.get(failed_key)
+        if remembered is not None:
+            reason, detail = remembered
+            raise SignInError(reason, f"{detail} (failed less than {FETCH_FAILURE_SECONDS}s ago; not retried yet)")
+        try:
+            yield
+        except SignInError as error:
+            cache.set(failed_key, (error.reason, error.detail), FETCH_FAILURE_SECONDS)
+            raise
 
     def _check_metadata(self, document):
         if not isinstance(document, dict):
@@ -147,17 +174,19 @@ class Provider:
                     raise SignInError("discovery_invalid", f"{name} {value!r} is not an https URL")
 
     # --- HTTP ------------------------------------------------------------------------
+    @property
+    def timeout(self):
+        return self.fetch_timeout or settings.OIDC_TIMEOUT
+
     def _http(self, method, url, **kwargs):
         """One call to the provider, with the configured CA bundle and timeout."""
         kwargs.setdefault("allow_redirects", method == "GET")
         try:
-            return requests.request(
-                method, url, timeout=settings.OIDC_TIMEOUT, verify=self.tls_cafile or True, **kwargs
-            )
+            return requests.request(method, url, timeout=self.timeout, verify=self.tls_cafile or True, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
         except requests.exceptions.Timeout:
-            raise SignInError("provider_timeout", f"{method} {url} timed out after {settings.OIDC_TIMEOUT}s") from None
+            raise SignInError("provider_timeout", f"{method} {url} timed out after {self.timeout}s") from None
         except (requests.exceptions.RequestException, OSError) as exc:
             raise SignInError("provider_unreachable", f"{method} {url}: {type(exc).__name__}") from None
 
@@ -382,11 +411,11 @@ class Provider:
                 raise SignInError("invalid_token", f"{alg} token while the provider publishes signing keys")
             return self.client_secret.encode()
         kid = header.get("kid")
-        jwks = self.jwks()
-        key = self._find_key(jwks, alg, kid)
-        if key is None and self._may_refetch_jwks(jwks):
-            # An unknown key id may mean the provider rotated its keys.
-            key = self._find_key(self.jwks(refresh=True), alg, kid)
+        key = self._find_key(self.jwks(), alg, kid)
+        if key is None:
+            # An unknown key id may mean the provider rotated its keys, at any moment: refetch,
+            # once per window for all processes; the others read the copy the winner stored.
+            key = self._find_key(self.jwks(refresh=self._may_refetch_jwks()), alg, kid)
         if key is None:
             raise SignInError("invalid_token", f"no {alg} key with kid {kid!r} in the provider's JWKS")
         return key
@@ -420,18 +449,17 @@ class Provider:
             uri = self.metadata().get("jwks_uri")
             if not uri:
                 raise SignInError("discovery_invalid", "the provider has no jwks_uri")
-            keys = self._fetch_json("GET", uri)
-            if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
-                raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
+            with self._remembering_failure("jwks"):
+                keys = self._fetch_json("GET", uri)
+                if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
+                    raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
             cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
             cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
         return cached
 
-    def _may_refetch_jwks(self, jwks):
-        """One refetch per ``JWKS_REFETCH_SECONDS`` across all processes, and none of a fresh copy."""
-        if time.time() - jwks["fetched_at"] < JWKS_REFETCH_SECONDS:
-            return False
-        # One marker per time window: the first process to add it refetches, the others wait.
+    def _may_refetch_jwks(self):
+        """True for the first caller in each ``JWKS_REFETCH_SECONDS`` window, across all processes."""
+        # One marker per time window: the first process to add it refetches, the others don't.
         window = int(time.time() // JWKS_REFETCH_SECONDS)
         return cache.add(_cache_key(f"jwks-refetch:{window}", self.discovery_url), 1, JWKS_REFETCH_SECONDS * 2)
 
@@ -443,13 +471,19 @@ def providers():
 
 
 def provider_for_issuer(issuer):
-    """The configured provider whose discovered issuer is exactly ``issuer``, or None."""
+    """The configured provider that ``issuer`` names, or None, without calling any provider.
+
+    The cached discovery document decides when there is one; otherwise the configured issuer
+    (trailing slash aside). The token's ``iss`` is then checked exactly against the discovered
+    issuer when it is validated.
+    """
     for provider in providers():
-        try:
-            if provider.metadata()["issuer"] == issuer:
+        document = provider.cached_metadata()
+        if document is not None:
+            if document.get("issuer") == issuer:
                 return provider
-        except SignInError:
-            continue
+        elif provider.expected_issuer and provider.expected_issuer.rstrip("/") == issuer.rstrip("/"):
+            return provider
     return None
 
 

@@ -1,0 +1,95 @@
+"""A provider that accepts connections and never answers must not hold the site's workers."""
+
+import socket
+import threading
+import time
+
+import jwt
+import pytest
+
+from tests.conftest import configure
+
+pytestmark = pytest.mark.django_db
+
+
+class HungProvider:
+    """A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    @property
+    def issuer(self):
+        return f"http://127.0.0.1:{self.port}/application/o/romm/"
+
+    def close(self):
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hung(settings):
+    provider = HungProvider()
+    configure(settings, None, OIDC_PROVIDER="authentik", OIDC_SERVER_APPLICATION_URL=provider.issuer)
+    settings.OIDC_TIMEOUT = 5
+    yield provider
+    provider.close()
+
+
+def logout_token(issuer):
+    claims = {"iss": issuer, "aud": "romm", "iat": int(time.time()), "jti": "j1", "sid": "s",
+              "events": {"http://schemas.openid.net/event/backchannel-logout": {}}}
+    return jwt.encode(claims, "not-the-secret-but-long-enough-for-hs256-32b", algorithm="HS256")
+
+
+def test_back_channel_logout_answers_quickly_while_the_provider_hangs(client, hung, caplog):
+    began = time.monotonic()
+    first = client.post("/api/oauth/backchannel-logout", {"logout_token": logout_token(hung.issuer)})
+    first_took = time.monotonic() - began
+    began = time.monotonic()
+    for _ in range(5):
+        again = client.post("/api/oauth/backchannel-logout", {"logout_token": logout_token(hung.issuer)})
+        assert again.status_code == 400
+    rest_took = time.monotonic() - began
+    assert first.status_code == 400 and first.json()["error"] == "invalid_request"
+    # Not OIDC_TIMEOUT (5 s): the receiver waits one second at most for what it has not cached ...
+    assert first_took < 2.5, first_took
+    # ... and the failure is remembered, so the next requests do not knock on the provider again.
+    assert rest_took < 1.0, rest_took
+    assert len(hung.accepted) == 1
+    assert "back-channel logout refused" in caplog.text
+
+
+def test_a_back_channel_token_from_an_unconfigured_issuer_costs_no_provider_call(client, hung):
+    response = client.post("/api/oauth/backchannel-logout", {"logout_token": logout_token("https://evil.example/")})
+    assert response.status_code == 400 and response.json()["error_description"] == "unknown issuer"
+    time.sleep(0.1)
+    assert hung.accepted == []
+
+
+def test_sign_in_starts_fail_fast_after_one_timeout(client, hung, settings):
+    settings.OIDC_TIMEOUT = 1
+    first = client.get("/api/login/openid")
+    assert first.status_code == 302 and first["Location"] == "/login?local=1"
+    began = time.monotonic()
+    for _ in range(5):
+        response = client.get("/api/login/openid")
+        assert response["Location"] == "/login?local=1"
+    assert time.monotonic() - began < 1.0
+    assert len(hung.accepted) == 1
+    page = client.get("/login?local=1").content.decode()
+    assert "took too long to answer" in page
