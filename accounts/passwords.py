@@ -1,8 +1,8 @@
 """Username and password sign-in, the one path shared by the form, /api/login, /api/token and HTTP Basic.
 
 Every attempt goes through ``sign_in_with_password``: refused outright when
-DISABLE_USERPASS_LOGIN is set, refused without checking the password when the account or the
-address has too many recent failures, and recorded in the sign-in history.
+DISABLE_USERPASS_LOGIN is set, refused without checking the password when the attempt is past a
+limit of ``accounts.ratelimit`` (counted before the password is checked), and recorded in the sign-in history.
 """
 
 import logging
@@ -50,13 +50,12 @@ def sign_in_with_password(request, username, password, method, record_success=Tr
     username = (username or "").replace("\x00", "").strip()[:150]
     if settings.DISABLE_USERPASS_LOGIN:
         raise refused(request, "password_disabled", username, method)
-    if ratelimit.is_blocked(request, username):
+    if not ratelimit.attempt(request, username):
         raise refused(request, "rate_limited", username, method)
     user = auth.authenticate(request, username=username, password=password or "")
     if user is None:
-        ratelimit.note_failure(request, username)
         raise refused(request, "invalid_credentials", username, method)
-    ratelimit.clear_account(request, username)
+    ratelimit.succeeded(request, username)
     if record_success:
         history.record(request, method, SignInEvent.Outcome.SUCCESS, user=user)
         logger.info("password sign-in: account %r via %s", user.username, method)

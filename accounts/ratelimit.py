@@ -1,10 +1,16 @@
-"""Failed password sign-ins, counted per account and per address in Django's cache.
+"""Password attempts, counted in Django's cache before the password is checked.
 
-Counters start at the first failure and expire ``LOGIN_FAILURE_WINDOW_SECONDS`` later; with
-several processes the cache must be shared (``CACHE_URL`` pointing at Redis).
+Three counters, each starting at the first attempt and expiring ``LOGIN_FAILURE_WINDOW_SECONDS``
+later: one per (account, address), so a stranger elsewhere cannot lock the owner out; one per
+account across all addresses, a higher ceiling against a spread-out guessing campaign; and one per
+address, whatever the account. IPv6 addresses count by their /64, which one client usually holds.
+The counters are incremented atomically (``cache.add`` + ``cache.incr``) before the password is
+checked, so simultaneous guesses cannot all slip under the limit. With several processes the cache
+must be shared (``CACHE_URL`` pointing at Redis).
 """
 
 import hashlib
+import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
@@ -12,35 +18,62 @@ from django.core.cache import cache
 from accounts.history import client_address
 
 
-def _keys(request, username):
-    account = hashlib.sha256((username or "").strip().lower().encode()).hexdigest()
-    address = hashlib.sha256((client_address(request) or "-").encode()).hexdigest()
-    return f"login-failures:account:{account}", f"login-failures:address:{address}"
+def address_group(request):
+    """The client's address, or its /64 network for IPv6."""
+    address = client_address(request) or "-"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
-def is_blocked(request, username):
-    """True when this account or this address has used up its failures for the window."""
-    account_key, address_key = _keys(request, username)
-    counts = cache.get_many([account_key, address_key])
-    return (
-        counts.get(account_key, 0) >= settings.LOGIN_FAILURES_PER_ACCOUNT
-        or counts.get(address_key, 0) >= settings.LOGIN_FAILURES_PER_ADDRESS
-    )
+def _digest(value):
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
-def note_failure(request, username):
-    """Count one failed attempt against the account and the address."""
-    for key in _keys(request, username):
-        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+def _counters(request, username):
+    """``[(key, limit), ...]``: the pair, the account and the address counters."""
+    account = _digest((username or "").strip().lower())
+    address = _digest(address_group(request))
+    return [
+        (f"login-attempts:pair:{account}:{address}", settings.LOGIN_FAILURES_PER_ACCOUNT),
+        (f"login-attempts:account:{account}", settings.LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES),
+        (f"login-attempts:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
+    ]
+
+
+def _increment(key):
+    cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        return 1
+
+
+def attempt(request, username):
+    """Count one attempt; False when a counter is past its limit (refuse without checking)."""
+    allowed = True
+    for key, limit in _counters(request, username):
+        if _increment(key) > limit:
+            allowed = False
+    return allowed
+
+
+def succeeded(request, username):
+    """A correct password: it forgives its own (account, address) pair and was no failure."""
+    pair, account, address = (key for key, _ in _counters(request, username))
+    cache.delete(pair)
+    for key in (account, address):
         try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
-
-
-def clear_account(request, username):
-    """A successful sign-in forgives the account's failures (not the address's)."""
-    cache.delete(_keys(request, username)[0])
+            cache.decr(key)
+        except ValueError:
+            pass
 
 
 def window_minutes():

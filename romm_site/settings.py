@@ -166,8 +166,12 @@ SIGNIN_HISTORY_DAYS = env.int("SIGNIN_HISTORY_DAYS", 90, minimum=1, maximum=3650
 # --- Access modes: API tokens, password attempts, first-boot setup ------------------
 # Lifetime of a bearer token from /api/token (password grant).
 API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", 86400, minimum=60, maximum=30 * 86400)
-# Failed password sign-ins allowed per account and per address within the window.
+# Password attempts allowed within the window: per account from one address (IPv6: its /64),
+# per account from all addresses together, and per address whatever the account.
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000)
+LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES = env.int(
+    "LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES", 50, minimum=1, maximum=100000
+)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=10000)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=60, maximum=86400)
 # RomM's name: true removes the /setup first-boot wizard even when no administrator exists.

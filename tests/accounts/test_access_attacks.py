@@ -453,12 +453,22 @@ def test_username_case_and_whitespace_variants_share_one_account_counter(setting
     for variant in ("Frank", " frank", "FRANK ", "frank\t"):
         grant(attacker, variant, "guess")
     me(attacker, HTTP_AUTHORIZATION=basic("fRaNk", "guess"))
-    owner = Client(REMOTE_ADDR="192.0.2.10")
-    response = grant(owner, "frank", PASSWORD)
+    response = grant(attacker, "frank", PASSWORD)
     assert (
         response.status_code == 429
         and "Too many failed sign-in attempts" in response.json()["error_description"]
     )
+
+
+def test_a_stranger_cannot_keep_the_owner_locked_out(settings):
+    # Issue 17 review: five failures used to lock a named account for every address.
+    local("alice", role=Role.ADMIN)
+    attacker = Client(REMOTE_ADDR="198.51.100.66")
+    for _ in range(20):
+        grant(attacker, "alice", "guess")
+    assert grant(attacker, "alice", PASSWORD).status_code == 429
+    owner = Client(REMOTE_ADDR="192.0.2.10")
+    assert grant(owner, "alice", PASSWORD).status_code == 200
 
 
 # === information leaks ==============================================================================

@@ -353,6 +353,35 @@ def test_rate_limit_per_address_covers_other_accounts(client, settings):
 
 
 @pytest.mark.django_db
+def test_the_account_has_a_higher_ceiling_across_all_addresses(settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES = 8
+    local()
+    for n in range(4):
+        guesser = Client(REMOTE_ADDR=f"198.51.100.{n}")
+        guesser.post("/login", {"username": "frank", "password": "wrong"})
+        guesser.post("/login", {"username": "frank", "password": "wrong"})
+    owner = Client(REMOTE_ADDR="192.0.2.10")
+    page = owner.post("/login", {"username": "frank", "password": PASSWORD})
+    assert "Too many failed sign-in attempts" in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "second,shared",
+    [("2001:db8:1:2::beef", True), ("2001:db8:1:2:ffff:ffff:ffff:1", True), ("2001:db8:1:3::1", False)],
+)
+def test_ipv6_clients_count_by_their_64(settings, second, shared):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 3
+    local()
+    first = Client(REMOTE_ADDR="2001:db8:1:2::1")
+    for name in ("a", "b", "c"):
+        first.post("/login", {"username": name, "password": "wrong"})
+    page = Client(REMOTE_ADDR=second).post("/login", {"username": "frank", "password": PASSWORD})
+    assert ("Too many failed sign-in attempts" in page.content.decode()) is shared
+    assert (page.status_code == 302) is not shared
+
+
+@pytest.mark.django_db
 def test_success_forgives_the_account_failures(client):
     local()
     for _ in range(4):
