@@ -113,22 +113,30 @@ class OIDCBackend(OIDCAuthenticationBackend):
         claims = self.get_userinfo(access_token, id_token, payload)
         role = resolve_role(self.provider, claims)
         try:
-            with transaction.atomic():
-                identity = (
-                    Identity.objects.select_related("user")
-                    .filter(issuer=payload["iss"], subject=payload["sub"])
-                    .first()
-                )
-                if identity is None:
-                    user = self.link_or_create(claims, role)
-                    identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
-                user = identity.user
-                if not self.user_can_authenticate(user):
-                    raise SignInError("inactive", f"account {user.username!r} is inactive")
-                self.update_user(user, claims, role)
-                self.record_identity(identity, claims)
+            return self.sign_into_account(payload, claims, role)
+        except IntegrityError:
+            # A simultaneous first sign-in of the same person created the account and identity
+            # first (PostgreSQL; SQLite's write lock serialises them): the retry finds them.
+            logger.info("OIDC sign-in of %s lost a race to a simultaneous one; retrying", payload["sub"])
+        try:
+            return self.sign_into_account(payload, claims, role)
         except IntegrityError as exc:
             raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
+
+    def sign_into_account(self, payload, claims, role):
+        """One transaction: find or make the identity and its account, then apply the role."""
+        with transaction.atomic():
+            identity = (
+                Identity.objects.select_related("user").filter(issuer=payload["iss"], subject=payload["sub"]).first()
+            )
+            if identity is None:
+                user = self.link_or_create(claims, role)
+                identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
+            user = identity.user
+            if not self.user_can_authenticate(user):
+                raise SignInError("inactive", f"account {user.username!r} is inactive")
+            self.update_user(user, claims, role)
+            self.record_identity(identity, claims)
         return user
 
     def link_identity(self, user, access_token, id_token, payload):

@@ -81,6 +81,16 @@ DATABASES = {
         env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default must take simultaneous sign-ins: readers never wait for the writer
+    # (WAL), a writer waits for another up to 20 s instead of failing at once, and a write
+    # transaction takes the lock when it begins, so two cannot deadlock upgrading from reads.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+    )
 CACHES = {"default": _django_env.cache_url_config(env.str("CACHE_URL", "locmemcache://"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
