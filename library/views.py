@@ -61,7 +61,7 @@ def rom_add(request):
     form = RomForm(request.POST or None, initial={"platform": request.GET.get("platform")})
     if request.method == "POST" and form.is_valid():
         rom = form.save()
-        logger.info("library: %r added ROM %s (%s)", request.user.username, rom.pk, rom.file_name)
+        logger.info("library: %r added ROM %s (%r)", request.user.username, rom.pk, rom.file_name)
         messages.success(request, f"{rom.name} is added to the library.")
         return redirect(rom)
     return render(
@@ -99,7 +99,7 @@ def rom_delete(request, pk):
             _context(request, thing=rom, cancel=rom.get_absolute_url()),
         )
     rom.delete()
-    logger.info("library: %r deleted ROM %s (%s)", request.user.username, pk, rom.file_name)
+    logger.info("library: %r deleted ROM %s (%r)", request.user.username, pk, rom.file_name)
     messages.success(request, f"{rom.name} is deleted from the library.")
     return redirect("library:rom_list")
 
@@ -116,7 +116,7 @@ def platform_add(request):
     form = PlatformForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         platform = form.save()
-        logger.info("library: %r added platform %s", request.user.username, platform.slug)
+        logger.info("library: %r added platform %r", request.user.username, platform.slug)
         messages.success(request, f"The platform {platform.name} is added.")
         return redirect("library:platform_list")
     return render(
@@ -134,7 +134,7 @@ def platform_edit(request, pk):
     form = PlatformForm(request.POST or None, instance=platform)
     if request.method == "POST" and form.is_valid():
         form.save()
-        logger.info("library: %r changed platform %s", request.user.username, platform.slug)
+        logger.info("library: %r changed platform %r", request.user.username, platform.slug)
         messages.success(request, f"The platform {platform.name} is saved.")
         return redirect("library:platform_list")
     return render(
@@ -164,6 +164,6 @@ def platform_delete(request, pk):
             f"{platform.name} still has ROMs. Move or delete them first, then delete the platform.",
         )
         return redirect("library:platform_list")
-    logger.info("library: %r deleted platform %s", request.user.username, platform.slug)
+    logger.info("library: %r deleted platform %r", request.user.username, platform.slug)
     messages.success(request, f"The platform {platform.name} is deleted.")
     return redirect("library:platform_list")

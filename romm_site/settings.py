@@ -147,12 +147,23 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"()": "romm_site.logs.OneLineFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"accounts": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "accounts": {"handlers": ["console"], "level": LOG_LEVEL},
+        "library": {"handlers": ["console"], "level": LOG_LEVEL},
+        "romm_site": {"handlers": ["console"], "level": LOG_LEVEL},
+        # Unexpected errors (500s, with their traceback), refused hosts and suspicious requests:
+        # without a handler here they reach no log at all when DEBUG is off.
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }
 
 # --- OpenID Connect (SPEC section 2) -------------------------------------------------

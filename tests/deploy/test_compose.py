@@ -181,3 +181,16 @@ def test_production_settings_follow_the_base_url_and_proxy_trust(tmp_path):
     plain = settings_for(ROMM_BASE_URL="http://192.168.1.5:8080", SECURE_HSTS_SECONDS="")
     assert (plain["SECURE_HSTS_SECONDS"], plain["SESSION_COOKIE_SECURE"]) == (0, False)
     assert plain["CSRF_TRUSTED_ORIGINS"] == ["http://192.168.1.5:8080"]
+
+
+@pytest.mark.parametrize("name", ["compose.yml", "compose.authentik.yml", "compose.authelia.yml"])
+def test_the_documents_a_compose_file_points_to_exist(name):
+    import re
+
+    text = (ROOT / name).read_text()
+    readme = (ROOT / "README.md").read_text()
+    headings = {line.lstrip("#").strip() for line in readme.splitlines() if line.startswith("## ")}
+    for section in re.findall(r'README\.md, "([^"]+)"', text):
+        assert section in headings, f"{name} points to README section {section!r}, which does not exist"
+    for path in re.findall(r"\b((?:docs|deploy)/[\w./-]+\.(?:md|yml|py|sh))\b", text):
+        assert (ROOT / path).exists(), f"{name} points to {path}, which does not exist"
