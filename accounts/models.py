@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -47,6 +48,13 @@ class User(AbstractUser):
                 violation_error_message="Another account already uses this email address.",
             )
         ]
+
+    def clean(self):
+        """Forms (admin, profile) refuse an address another account has, as this site compares them."""
+        super().clean()
+        key = email_key(self.email)
+        if key and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key).exists():
+            raise ValidationError({"email": "Another account already uses this email address."})
 
     def save(self, *args, **kwargs):
         is_admin = self.role == Role.ADMIN

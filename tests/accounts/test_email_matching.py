@@ -104,3 +104,17 @@ def test_password_sign_in_usernames_are_exact(client):
 
 def basic(username, password):
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def test_the_admin_refuses_a_case_variant_of_another_accounts_email_with_a_sentence():
+    admin = User.objects.create_user("root", email="root@example.com", role=Role.ADMIN)
+    User.objects.create_user("owner", email="ingrid@example.com")
+    browser = Client()
+    browser.force_login(admin)
+    response = browser.post(
+        "/admin/accounts/user/add/",
+        {"username": "dora", "email": "INGRID@example.com", "role": "viewer", "usable_password": "false"},
+    )
+    assert response.status_code == 200
+    assert "Another account already uses this email address." in response.content.decode()
+    assert not User.objects.filter(username="dora").exists()
