@@ -61,6 +61,14 @@ def test_an_authorization_header_does_not_keep_a_password_session_alive_on_pages
     assert not OIDCSession.objects.filter(user=mallory).exists()
 
 
+@pytest.mark.xfail(strict=True, reason="a password administrator session keeps /admin/ under DISABLE_USERPASS_LOGIN by sending any Authorization header")
+def test_an_authorization_header_does_not_keep_a_password_administrator_in_the_admin(settings):
+    browser, _ = password_session("root", role=Role.ADMIN)
+    settings.DISABLE_USERPASS_LOGIN = True
+    page = browser.get(USERS, HTTP_AUTHORIZATION="x")
+    assert page.status_code == 302, "the password session still opens the user list in the admin"
+
+
 @pytest.mark.xfail(strict=True, reason="an empty Authorization header lets a password session use the JSON API under DISABLE_USERPASS_LOGIN")
 def test_an_empty_authorization_header_does_not_keep_a_password_session_alive_on_the_api(settings):
     browser, _ = password_session()
