@@ -6,11 +6,15 @@ is a hole found in this review, written as the site should behave: it fails toda
 """
 
 import base64
+import logging.config
 import time
 
+import jwt
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import OIDCSession, Role, User
@@ -51,17 +55,25 @@ def grant(browser, username, password):
 AUTHORIZATION_HEADERS = {"empty": "", "junk": "x", "unknown scheme": "Negotiate abc"}
 
 
-@pytest.mark.xfail(strict=True, reason="password session survives DISABLE_USERPASS_LOGIN on HTML pages when any Authorization header is sent")
+@pytest.mark.xfail(
+    strict=True,
+    reason="password session survives DISABLE_USERPASS_LOGIN on HTML pages when any Authorization header is sent",
+)
 @pytest.mark.parametrize("header", AUTHORIZATION_HEADERS.values(), ids=AUTHORIZATION_HEADERS.keys())
 def test_an_authorization_header_does_not_keep_a_password_session_alive_on_pages(settings, header):
     browser, mallory = password_session()
     settings.DISABLE_USERPASS_LOGIN = True
     page = browser.get("/profile", HTTP_AUTHORIZATION=header)
-    assert page.status_code == 302 and page["Location"] == "/login?local=1", "the password session opened /profile"
+    assert page.status_code == 302 and page["Location"] == "/login?local=1", (
+        "the password session opened /profile"
+    )
     assert not OIDCSession.objects.filter(user=mallory).exists()
 
 
-@pytest.mark.xfail(strict=True, reason="a password administrator session keeps /admin/ under DISABLE_USERPASS_LOGIN by sending any Authorization header")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a password administrator session keeps /admin/ under DISABLE_USERPASS_LOGIN by sending any Authorization header",
+)
 def test_an_authorization_header_does_not_keep_a_password_administrator_in_the_admin(settings):
     browser, _ = password_session("root", role=Role.ADMIN)
     settings.DISABLE_USERPASS_LOGIN = True
@@ -69,7 +81,10 @@ def test_an_authorization_header_does_not_keep_a_password_administrator_in_the_a
     assert page.status_code == 302, "the password session still opens the user list in the admin"
 
 
-@pytest.mark.xfail(strict=True, reason="an empty Authorization header lets a password session use the JSON API under DISABLE_USERPASS_LOGIN")
+@pytest.mark.xfail(
+    strict=True,
+    reason="an empty Authorization header lets a password session use the JSON API under DISABLE_USERPASS_LOGIN",
+)
 def test_an_empty_authorization_header_does_not_keep_a_password_session_alive_on_the_api(settings):
     browser, _ = password_session()
     settings.DISABLE_USERPASS_LOGIN = True
@@ -87,7 +102,10 @@ def test_basic_or_bearer_on_the_api_does_not_keep_a_password_session_alive(setti
 
 
 # === the password rate limiter ======================================================================
-@pytest.mark.xfail(strict=True, reason="refused attempts still count toward the per-account ceiling: one address locks the owner out with 51 requests")
+@pytest.mark.xfail(
+    strict=True,
+    reason="refused attempts still count toward the per-account ceiling: one address locks the owner out with 51 requests",
+)
 def test_one_address_cannot_push_the_owner_past_the_account_wide_ceiling(settings):
     # Issue 13.5: a stranger must not keep an administrator's password login locked. Refused
     # attempts (past the pair and address limits) must not keep feeding the account-wide ceiling.
@@ -177,7 +195,8 @@ def administrator_acts(settings):
 NEW_PASSWORD = "a-brand-new-passphrase-9"
 PASSWORD_FORMS = {
     "admin's set-password page": lambda user: (
-        f"{USERS}{user.pk}/password/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+        f"{USERS}{user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     ),
     "admin's change-password page": lambda user: (
         "/admin/password_change/",
@@ -186,7 +205,10 @@ PASSWORD_FORMS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the admin password forms save the whole user row loaded at the start: a deactivation made meanwhile is undone and the session comes back unindexed")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the admin password forms save the whole user row loaded at the start: a deactivation made meanwhile is undone and the session comes back unindexed",
+)
 @pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
 def test_a_deactivation_during_an_administrators_own_password_change_stands(administrator_acts, page):
     # A thief holding an administrator's session changes that account's password; the superuser
@@ -200,7 +222,10 @@ def test_a_deactivation_during_an_administrators_own_password_change_stands(admi
     assert whoami(browser) is None, "the thief's session lives on"
 
 
-@pytest.mark.xfail(strict=True, reason="the admin password forms save the whole user row: a demotion made meanwhile is undone")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the admin password forms save the whole user row: a demotion made meanwhile is undone",
+)
 @pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
 def test_a_demotion_during_an_administrators_own_password_change_stands(administrator_acts, page):
     browser, alice = password_session("alice", role=Role.ADMIN)
@@ -208,7 +233,9 @@ def test_a_demotion_during_an_administrators_own_password_change_stands(administ
     path, form = page(alice)
     browser.post(path, form)
     alice.refresh_from_db()
-    assert alice.role == Role.VIEWER and not alice.is_staff and not alice.is_superuser, "the demotion was undone"
+    assert alice.role == Role.VIEWER and not alice.is_staff and not alice.is_superuser, (
+        "the demotion was undone"
+    )
 
 
 def admin_unlinks_every_identity(user):
@@ -216,7 +243,10 @@ def admin_unlinks_every_identity(user):
         identity.delete()  # as the admin's inline and action do: the identity's sessions end
 
 
-@pytest.mark.xfail(strict=True, reason="cycle_key (update_session_auth_hash) re-creates a session that was ended while the request ran, under a new key the index never sees")
+@pytest.mark.xfail(
+    strict=True,
+    reason="cycle_key (update_session_auth_hash) re-creates a session that was ended while the request ran, under a new key the index never sees",
+)
 def test_a_session_ended_during_a_password_change_is_not_brought_back(administrator_acts, authentik):
     # The thief holds an administrator's provider session and sets a password in the admin; the
     # operator unlinks the stolen identity at that moment (back-channel logout and deactivation end
@@ -230,7 +260,10 @@ def test_a_session_ended_during_a_password_change_is_not_brought_back(administra
     administrator_acts(None)
     key = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert whoami(browser) is None, "the ended session is back"
-    assert not Session.objects.filter(session_key=key).exists() or OIDCSession.objects.filter(session_key=key).exists()
+    assert (
+        not Session.objects.filter(session_key=key).exists()
+        or OIDCSession.objects.filter(session_key=key).exists()
+    )
 
 
 def test_a_password_change_keeps_the_session_indexed_and_endable(authentik):
@@ -243,23 +276,30 @@ def test_a_password_change_keeps_the_session_indexed_and_endable(authentik):
     row = OIDCSession.objects.get(session_key=key)
     assert row.issuer == authentik.issuer and row.sid == "sid-alice"
     # The provider's back-channel logout for that sid reaches the cycled session.
-    response = Client().post("/api/oauth/backchannel-logout", {"logout_token": logout_token(authentik, "alice")})
+    response = Client().post(
+        "/api/oauth/backchannel-logout", {"logout_token": logout_token(authentik, "alice")}
+    )
     assert response.status_code == 200 and whoami(browser) is None
 
 
 # === the failure memory and the back-channel receiver ===============================================
 def forged_logout_token(fake):
     """What anyone can POST: the configured issuer, a key id nobody has, a signature of nothing."""
-    import jwt
-
-    claims = {"iss": fake.issuer, "aud": fake.client_id, "iat": int(time.time()), "jti": "forged", "sid": "x",
-              "events": {"http://schemas.openid.net/event/backchannel-logout": {}}}
-    return jwt.encode(claims, "an-attackers-own-secret-32-bytes-long!!", algorithm="HS256", headers={"kid": "nobody"})
+    claims = {
+        "iss": fake.issuer,
+        "aud": fake.client_id,
+        "iat": int(time.time()),
+        "jti": "forged",
+        "sid": "x",
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+    }
+    return jwt.encode(
+        claims, "an-attackers-own-secret-32-bytes-long!!", algorithm="HS256", headers={"kid": "nobody"}
+    )
 
 
 def answers_in(seconds, fake, url):
     """The provider at ``url`` answers, but only to a caller that waits ``seconds`` or more."""
-    import requests
 
     def respond(request, context):
         if (request.timeout or 0) < seconds:
@@ -269,7 +309,10 @@ def answers_in(seconds, fake, url):
     fake.mocker.get(url, json=respond)
 
 
-@pytest.mark.xfail(strict=True, reason="a failure of the back-channel receiver's 1 s fetch is remembered for everyone: one anonymous POST every 15 s denies sign-in at a provider that answers in 1-10 s")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a failure of the back-channel receiver's 1 s fetch is remembered for everyone: one anonymous POST every 15 s denies sign-in at a provider that answers in 1-10 s",
+)
 def test_an_anonymous_post_cannot_make_the_site_remember_a_failure_for_a_slow_but_working_provider(authentik):
     answers_in(1.5, authentik, authentik.discovery_url)  # slower than 1 s, well within OIDC_TIMEOUT
     attacker = Client()
@@ -277,9 +320,9 @@ def test_an_anonymous_post_cannot_make_the_site_remember_a_failure_for_a_slow_bu
     assert refused.status_code == 400
     person = Client()
     start = person.get("/api/login/openid")
-    assert start.status_code == 302 and start["Location"].startswith(authentik.metadata["authorization_endpoint"]), (
-        "the sign-in was refused because of the attacker's request"
-    )
+    assert start.status_code == 302 and start["Location"].startswith(
+        authentik.metadata["authorization_endpoint"]
+    ), "the sign-in was refused because of the attacker's request"
 
 
 def test_a_forged_logout_token_with_an_unknown_kid_refetches_the_jwks_at_most_once_per_window(authentik):
@@ -288,11 +331,15 @@ def test_a_forged_logout_token_with_an_unknown_kid_refetches_the_jwks_at_most_on
     before = len(authentik.requests_to("jwks_uri"))
     for _ in range(30):
         token = logout_token(authentik, "carol")
-        import jwt
-
-        header_forged = jwt.encode(jwt.decode(token, options={"verify_signature": False}), rsa_key(3),
-                                   algorithm="RS256", headers={"kid": "rotated-away", "typ": "logout+jwt"})
-        assert Client().post("/api/oauth/backchannel-logout", {"logout_token": header_forged}).status_code == 400
+        header_forged = jwt.encode(
+            jwt.decode(token, options={"verify_signature": False}),
+            rsa_key(3),
+            algorithm="RS256",
+            headers={"kid": "rotated-away", "typ": "logout+jwt"},
+        )
+        assert (
+            Client().post("/api/oauth/backchannel-logout", {"logout_token": header_forged}).status_code == 400
+        )
     assert len(authentik.requests_to("jwks_uri")) - before <= 2  # one window, or two if it ticked over
     assert whoami(browser) == "carol"
 
@@ -302,8 +349,6 @@ def test_the_issuer_fallback_of_a_cold_cache_does_not_loosen_the_exact_iss_check
     # aside; the token's iss must still be exactly the discovered one (Authentik's ends in "/").
     browser = Client()
     sign_in(browser, authentik, "carol")
-    from django.core.cache import cache
-
     cache.clear()
     token = logout_token(authentik, "carol", iss=authentik.issuer.rstrip("/"))
     response = Client().post("/api/oauth/backchannel-logout", {"logout_token": token})
@@ -311,10 +356,11 @@ def test_the_issuer_fallback_of_a_cold_cache_does_not_loosen_the_exact_iss_check
     assert whoami(browser) == "carol"
 
 
-@pytest.mark.xfail(strict=True, reason="the failure is remembered only once the first fetch gives up: every request arriving meanwhile also waits OIDC_TIMEOUT, so N simultaneous visitors still hold N workers at each 15 s expiry")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the failure is remembered only once the first fetch gives up: every request arriving meanwhile also waits OIDC_TIMEOUT, so N simultaneous visitors still hold N workers at each 15 s expiry",
+)
 def test_visitors_arriving_while_the_provider_hangs_do_not_each_wait_for_it(authentik):
-    import requests
-
     waited = []
 
     def hangs(request, context):
@@ -341,7 +387,9 @@ SETUP_FORM = {
 
 
 @pytest.mark.parametrize(
-    "flags", [{"is_staff": True}, {"is_superuser": True}, {"role": Role.ADMIN}], ids=["staff", "superuser", "role"]
+    "flags",
+    [{"is_staff": True}, {"is_superuser": True}, {"role": Role.ADMIN}],
+    ids=["staff", "superuser", "role"],
 )
 def test_an_account_made_administrator_behind_save_is_still_never_joined_by_email(flags, authentik):
     # A shell or a migration promotes with QuerySet.update(), which skips User.save()'s flag sync.
@@ -412,8 +460,6 @@ def test_setup_stays_closed_after_an_account_made_in_the_shell_is_deleted(client
 # === log lines ======================================================================================
 def configured_formatter():
     """The formatter the console handler uses, built from settings.LOGGING as Django builds it."""
-    import logging.config
-
     config = django_settings.LOGGING["formatters"]["plain"]
     factory = logging.config.DictConfigurator({}).resolve(config["()"])
     return factory(fmt=config["format"])
@@ -436,7 +482,9 @@ def test_a_provider_subject_cannot_start_a_log_line(separator, authentik, caplog
     assert lines and all(len(line.splitlines()) == 1 and "\x1b" not in line for line in lines), lines
 
 
-@pytest.mark.parametrize("separator", ["%0A", "%0D", "%E2%80%A8", "%1B%5B2K%0D"], ids=["LF", "CR", "LS", "ANSI"])
+@pytest.mark.parametrize(
+    "separator", ["%0A", "%0D", "%E2%80%A8", "%1B%5B2K%0D"], ids=["LF", "CR", "LS", "ANSI"]
+)
 def test_an_anonymous_url_cannot_start_a_line_in_djangos_request_log(separator, client, caplog):
     # django.request logs every 404 with the decoded path: anyone can put text there (Django
     # escapes it itself since 5.2.2; the formatter is the second line of defence).
