@@ -176,11 +176,13 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 # An email address at the provider may be self-typed (enrollment, email changes);
                 # it must never be the key to an administrator's account.
                 raise SignInError("admin_email_link", f"account {user.username!r} is an administrator; not linked")
+            if not self.provider.email_linking:
+                # Emails from this provider are not trusted for accounts: not to join one, nor to
+                # take an address from one.
+                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
             if not user.email_confirmed:
                 # A provider-verified address outranks one an account typed in for itself.
                 return self.create_user(dict(claims, email=email), role, squatter=user)
-            if not self.provider.email_linking:
-                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
             if user.identities.filter(issuer=claims["iss"]).exists():
                 raise SignInError(
                     "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"

@@ -19,20 +19,22 @@ class SessionPolicyMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
+        if user is not None and user.is_authenticated:
             reason = access.check_session(request)
             if reason is not None:
                 return self.end(request, reason)
         return self.get_response(request)
 
-    @staticmethod
-    def end(request, reason):
+    def end(self, request, reason):
         sentence = access.SESSION_REFUSALS[reason]
         logger.warning("session ended: reason=%s account=%r", reason, request.user.username)
         key = request.session.session_key
         auth.logout(request)
         forget_session(key)
         if request.path.startswith("/api/"):
+            if request.META.get("HTTP_AUTHORIZATION", "").strip():
+                # The request brings its own credentials: the API judges those, without the session.
+                return self.get_response(request)
             return JsonResponse({"detail": sentence}, status=401)
         messages.error(request, sentence)
         return HttpResponseRedirect("/login?local=1")

@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -56,12 +58,24 @@ class User(AbstractUser):
         if key and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key).exists():
             raise ValidationError({"email": "Another account already uses this email address."})
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded = dict(zip(field_names, values))
+        return instance
+
     def save(self, *args, **kwargs):
         is_admin = self.role == Role.ADMIN
         self.is_staff = self.is_superuser = is_admin
         self.email_key = email_key(self.email)
         creating = self._state.adding
         update_fields = kwargs.get("update_fields")
+        if update_fields is None and not creating and getattr(self, "_loaded", None) is not None:
+            # A row loaded at the start of a request is written back only where this request
+            # changed it (a password form, the admin's change form): what an administrator
+            # changed meanwhile (role, is_active, password) stands.
+            update_fields = {name for name, value in self._loaded.items() if getattr(self, name) != value}
+            kwargs["update_fields"] = update_fields
         if update_fields is not None:
             update_fields = set(update_fields)
             if "role" in update_fields:
@@ -70,6 +84,7 @@ class User(AbstractUser):
                 update_fields.add("email_key")
             kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
+        self._loaded = {field.attname: getattr(self, field.attname) for field in self._meta.concrete_fields}
         # The first-boot wizard closes for good once any account has existed.
         if creating:
             SiteMarker.objects.get_or_create(name=SiteMarker.ACCOUNT_EXISTED)
@@ -85,15 +100,21 @@ class User(AbstractUser):
 def email_key(email):
     """The form two emails must share to be the same address here (SPEC section 4.3).
 
-    Python's ``str.lower()``, except that a non-ASCII character is never folded onto an ASCII
-    one: ``"\u212a".lower()`` (the Kelvin sign) is a plain ``k``, and a look-alike must not
-    reach the account of the address it imitates. ``İ`` lowers to ``i`` + a combining dot,
-    which stays distinct from ``i`` anyway.
+    Python's ``str.lower()``, except for characters that are look-alikes by definition: a
+    character that Unicode normalisation (NFC) replaces, such as the Kelvin sign (``K``, which
+    ``str.lower()`` makes a plain ``k``) or the Angstrom sign (``Å``, made ``å``), and any
+    non-ASCII character that lower-cases to ASCII. Those are kept as they are, so a look-alike
+    never reaches the account of the address it imitates.
     """
     return "".join(
-        char if not char.isascii() and char.lower().isascii() else char.lower()
-        for char in (email or "").strip()
+        char if _keep_case(char) else char.lower() for char in (email or "").strip()
     )
+
+
+def _keep_case(char):
+    if char.isascii():
+        return False
+    return unicodedata.normalize("NFC", char) != char or char.lower().isascii()
 
 
 class Identity(models.Model):

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -40,6 +39,8 @@ JWKS_REFETCH_SECONDS = 5
 # A failed discovery or JWKS fetch is remembered this long, so a hung or broken provider costs
 # one timeout per window instead of one per request (each would hold a worker).
 FETCH_FAILURE_SECONDS = 15
+# One request at a time fetches a document the cache lacks; the others wait this long for it.
+FETCH_WAIT_SECONDS = 1.0
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Claims only the ID token may state; userinfo never overrides them.
 PROTOCOL_CLAIMS = {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "sid", "auth_time", "at_hash", "c_hash", "jti"}
@@ -123,29 +124,53 @@ class Provider:
         key = _cache_key("meta", self.discovery_url)
         document = cache.get(key)
         if document is None:
-            with self._remembering_failure("meta"):
-                document = self._fetch_json("GET", self.discovery_url, reason_if_bad="discovery_invalid")
-                self._check_metadata(document)
-            cache.set(key, document, settings.OIDC_CACHE_SECONDS)
+            document = self._fetch_shared("meta", key, lambda: self._fetch_metadata(key))
+        return document
+
+    def _fetch_metadata(self, key):
+        document = self._fetch_json("GET", self.discovery_url, reason_if_bad="discovery_invalid")
+        self._check_metadata(document)
+        cache.set(key, document, settings.OIDC_CACHE_SECONDS)
         return document
 
     def cached_metadata(self):
         """The discovery document if it is in the cache, else None; never calls the provider."""
         return cache.get(_cache_key("meta", self.discovery_url))
 
-    @contextmanager
-    def _remembering_failure(self, kind):
-        """Raise a failure remembered from a recent fetch; remember a new one for a while."""
-        failed_key = _cache_key(f"{kind}-failed", self.discovery_url)
+    def _fetch_shared(self, kind, cache_key, fetch):
+        """``fetch()`` (which stores its result at ``cache_key``), once at a time across processes.
+
+        A failure is remembered for ``FETCH_FAILURE_SECONDS``; while one request waits on the
+        provider the others wait ``FETCH_WAIT_SECONDS`` at most for its result, so a hung provider
+        holds one worker, not every one. Failures of a short-timeout fetch (the back-channel
+        receiver's, which anyone can trigger) are remembered apart, so they never refuse sign-ins.
+        """
+        failed_key = _cache_key(f"{kind}-failed{'-short' if self.fetch_timeout else ''}", self.discovery_url)
+        busy_key = _cache_key(f"{kind}-fetching", self.discovery_url)
+        self._raise_remembered(failed_key)
+        if not cache.add(busy_key, 1, int(self.timeout) + 2):
+            deadline = time.monotonic() + FETCH_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                value = cache.get(cache_key)
+                if value is not None:
+                    return value
+                self._raise_remembered(failed_key)
+            raise SignInError("provider_timeout", f"{self.discovery_url}: another request is waiting on the provider")
+        try:
+            return fetch()
+        except SignInError as error:
+            cache.set(failed_key, (error.reason, error.detail), FETCH_FAILURE_SECONDS)
+            raise
+        finally:
+            cache.delete(busy_key)
+
+    @staticmethod
+    def _raise_remembered(failed_key):
         remembered = cache.get(failed_key)
         if remembered is not None:
             reason, detail = remembered
             raise SignInError(reason, f"{detail} (failed less than {FETCH_FAILURE_SECONDS}s ago; not retried yet)")
-        try:
-            yield
-        except SignInError as error:
-            cache.set(failed_key, (error.reason, error.detail), FETCH_FAILURE_SECONDS)
-            raise
 
     def _check_metadata(self, document):
         if not isinstance(document, dict):
@@ -449,12 +474,17 @@ class Provider:
             uri = self.metadata().get("jwks_uri")
             if not uri:
                 raise SignInError("discovery_invalid", "the provider has no jwks_uri")
-            with self._remembering_failure("jwks"):
-                keys = self._fetch_json("GET", uri)
-                if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
-                    raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
-            cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
-            cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
+            if refresh:
+                cache.delete(key)  # waiting requests must not take the old copy for the new one
+            cached = self._fetch_shared("jwks", key, lambda: self._fetch_jwks(uri, key))
+        return cached
+
+    def _fetch_jwks(self, uri, key):
+        keys = self._fetch_json("GET", uri)
+        if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
+            raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
+        cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
+        cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
         return cached
 
     def _may_refetch_jwks(self):

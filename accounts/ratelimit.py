@@ -40,36 +40,43 @@ def _counters(request, username):
     """``[(key, limit), ...]``: the pair, the account and the address counters."""
     account = _digest((username or "").strip().lower())
     address = _digest(address_group(request))
+    # In this order: an attempt refused by one counter is not added to the next, so one address
+    # adds at most LOGIN_FAILURES_PER_ACCOUNT to the account-wide count.
     return [
         (f"login-attempts:pair:{account}:{address}", settings.LOGIN_FAILURES_PER_ACCOUNT),
-        (f"login-attempts:account:{account}", settings.LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES),
         (f"login-attempts:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
+        (f"login-attempts:account:{account}", settings.LOGIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES),
     ]
 
 
 def _increment(key):
-    cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    cache.add(key, 0, window)
     try:
-        return cache.incr(key)
+        count = cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        cache.set(key, 1, window)
         return 1
+    if count == 1:
+        # Redis creates a key that expired between Django's existence check and INCR without a
+        # lifetime; give it the window, so no counter outlives it.
+        cache.touch(key, window)
+    return count
 
 
 def attempt(request, username):
     """Count one attempt; False when a counter is past its limit (refuse without checking)."""
-    allowed = True
     for key, limit in _counters(request, username):
         if _increment(key) > limit:
-            allowed = False
-    return allowed
+            return False
+    return True
 
 
 def succeeded(request, username):
     """A correct password: it forgives its own (account, address) pair and was no failure."""
-    pair, account, address = (key for key, _ in _counters(request, username))
+    pair, address, account = (key for key, _ in _counters(request, username))
     cache.delete(pair)
-    for key in (account, address):
+    for key in (address, account):
         try:
             cache.decr(key)
         except ValueError:

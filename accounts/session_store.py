@@ -12,7 +12,11 @@ class SessionStore(DatabaseSessionStore):
     def cycle_key(self):
         old_key = self.session_key
         # Only a signed-in session has an index row; an anonymous one being signed in has none.
-        indexed = SESSION_KEY in self._get_session()
+        if SESSION_KEY in self._get_session() and not session_key_changed(old_key, None):
+            # The session was ended while this request ran (deactivation, unlink, back-channel
+            # logout): a new key would bring it back outside the index. It stays ended.
+            self.flush()
+            return
         super().cycle_key()
-        if indexed:
+        if SESSION_KEY in self._get_session():
             session_key_changed(old_key, self.session_key)

@@ -37,9 +37,15 @@ def forget_session(session_key):
 
 
 def session_key_changed(old_key, new_key):
-    """Django issued a new key for a live session (login, password change): the index follows."""
-    if old_key and new_key and old_key != new_key:
-        OIDCSession.objects.filter(session_key=old_key).update(session_key=new_key)
+    """Django issued a new key for a live session (login, password change): the index follows.
+
+    With ``new_key`` None, only asks whether ``old_key`` is still indexed (a live session).
+    """
+    if not old_key:
+        return False
+    if new_key is None:
+        return OIDCSession.objects.filter(session_key=old_key).exists()
+    return bool(OIDCSession.objects.filter(session_key=old_key).update(session_key=new_key))
 
 
 def end_sessions(user):

@@ -3,7 +3,7 @@
 import logging
 import re
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _escape(match):

@@ -22,6 +22,7 @@ LOOK_ALIKES = {
     "full-width": "\uff49ngrid@example.com",  # ｉ
     "kelvin sign": "\u212aingrid@example.com",  # K (U+212A), which str.lower() makes a plain k
     "long s": "\u017fingrid@example.com",  # ſ, which UPPER() makes S
+    "angstrom sign": "\u212bsa@example.com",  # Å (U+212B), which str.lower() makes å (U+00E5)
 }
 ASCII_TARGETS = {
     "dotless i": "ingrid@example.com",
@@ -30,6 +31,7 @@ ASCII_TARGETS = {
     "full-width": "ingrid@example.com",
     "kelvin sign": "kingrid@example.com",
     "long s": "singrid@example.com",
+    "angstrom sign": "\u00e5sa@example.com",
 }
 
 

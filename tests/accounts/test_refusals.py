@@ -82,10 +82,18 @@ def setup_email_linking_off(client, fake, settings):
     return "carol", {}
 
 
+def setup_email_linking_off_self_typed(client, fake, settings):
+    # With linking off, the provider's email does not take a self-typed address either.
+    configure(settings, fake, OIDC_EMAIL_LINKING="false")
+    User.objects.create_user("mallory", email="carol@example.com", email_confirmed=False)
+    return "carol", {}
+
+
 MATRIX = {
     "admin_email_link": (setup_administrator_with_the_email, "Administrator accounts are never joined"),
     "admin_email_link_staff": (setup_staff_with_the_email, "Administrator accounts are never joined"),
     "email_linking_off": (setup_email_linking_off, "does not join sign-ins to accounts by email"),
+    "email_linking_off_self_typed": (setup_email_linking_off_self_typed, "does not join sign-ins to accounts by email"),
     "inactive": (setup_inactive, "Your account here is deactivated"),
     "account_linked_elsewhere": (setup_linked_elsewhere, "already linked to another"),
     "registration_closed": (setup_registration_closed, "new accounts cannot be created by signing in"),
@@ -99,6 +107,7 @@ MATRIX = {
 REASONS = {
     "registration_closed_alias": "registration_closed",
     "admin_email_link_staff": "admin_email_link",
+    "email_linking_off_self_typed": "email_linking_off",
     "email_unverified_no_link": "email_unverified",
     "email_verified_string": "email_unverified",
     "no_role_demotes_nobody": "no_role",

@@ -83,6 +83,15 @@ def test_first_oidc_viewer_closes_the_wizard(client, authentik, settings):
     assert not User.objects.filter(role=Role.ADMIN).exists()
 
 
+def test_password_sign_in_off_removes_the_wizard(client, settings):
+    # The administrator it makes would have only a password, which the site then refuses.
+    settings.DISABLE_USERPASS_LOGIN = True
+    assert client.get("/setup").status_code == 404
+    assert client.post("/setup", FORM).status_code == 404
+    assert not User.objects.exists()
+    assert client.get("/api/heartbeat").json()["SYSTEM"]["SHOW_SETUP_WIZARD"] is False
+
+
 def test_disable_setup_wizard_removes_it(client, settings):
     settings.DISABLE_SETUP_WIZARD = True
     assert client.get("/setup").status_code == 404
