@@ -9,7 +9,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid import Server as OIDCServer
 
-from devidp.people import PEOPLE
+from devidp.people import PEOPLE, groups_of
 
 AUTHENTIK_ACR = "goauthentik.io/providers/oauth2/default"
 
@@ -44,9 +44,9 @@ def user_claims(user, scopes, for_id_token):
         if not settings.AUTHELIA:
             claims["given_name"] = name  # Authentik's default mapping sends the full name here too
             claims["nickname"] = user.username
-            claims["groups"] = list(person.groups if person else ())
+            claims["groups"] = groups_of(user)
     if settings.AUTHELIA and "groups" in scopes:
-        claims["groups"] = list(person.groups if person else ())
+        claims["groups"] = groups_of(user)
     return claims
 
 
@@ -108,6 +108,18 @@ class Validator(OAuth2Validator):
         scopes[:] = [scope for scope in scopes if scope in oauth2_settings.SCOPES]
         return True
 
+    def _create_authorization_code(self, request, code, expires=None):
+        # The provider session this code belongs to, so its ID token carries that session's sid.
+        claims = request.claims if isinstance(request.claims, dict) else {}
+        request.claims = {**claims, "devidp_sid": getattr(request, "devidp_sid", "")}
+        return super()._create_authorization_code(request, code, expires)
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # Both products issue a refresh token only for the offline_access scope.
+        if "offline_access" not in (request.scopes or []):
+            token.pop("refresh_token", None)
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
     def get_oidc_claims(self, token, token_handler, request):
         return user_claims(request.user, request.scopes, for_id_token=True)
 
@@ -121,6 +133,9 @@ class Validator(OAuth2Validator):
             id_token["amr"] = ["pwd"]
         else:
             id_token.pop("at_hash", None)  # Authentik's code-flow ID token has none
+            sid = (request.claims or {}).get("devidp_sid") if isinstance(request.claims, dict) else None
+            if sid:
+                id_token["sid"] = sid  # the same value its back-channel logout token names
             id_token["acr"] = AUTHENTIK_ACR
             id_token["amr"] = ["pwd"]
         return super().finalize_id_token(id_token, token, token_handler, request)
