@@ -13,6 +13,7 @@ GOOD = {
     "OIDC_CLIENT_SECRET": "secret",
     "OIDC_SERVER_APPLICATION_URL": "https://auth.example.com/application/o/romm/",
 }
+LOCAL = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://redis:6379/0"}}
 
 
@@ -23,12 +24,13 @@ def deploy_problems(settings, **env):
 
 
 def test_recheck_with_a_cache_each_process_keeps_for_itself_is_a_deploy_warning(settings):
+    settings.CACHES = LOCAL
     found = deploy_problems(settings, OIDC_SESSION_RECHECK_SECONDS="300")
     assert "OIDC_SESSION_RECHECK_SECONDS is on, but the cache is local" in found["accounts.W031"].msg
     assert "CACHE_URL" in found["accounts.W031"].hint
     settings.CACHES = REDIS
     assert "accounts.W031" not in deploy_problems(settings, OIDC_SESSION_RECHECK_SECONDS="300")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = LOCAL
     assert "accounts.W031" not in deploy_problems(settings)  # recheck off: nothing to share
 
 

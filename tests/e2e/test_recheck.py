@@ -90,6 +90,15 @@ def test_back_channel_logout_from_the_provider_ends_the_session_at_once(followin
     assert any("back-channel logout of carol" in line and "HTTP 200" in line for line in following.provider.output)
 
 
+def test_an_administrator_ending_the_provider_sessions_signs_the_person_out_here(following):
+    if following.profile != "authentik":
+        pytest.skip("Authelia sends no back-channel logout")
+    session, landed = sign_in(following, "frank", next_path="/api/users/me")
+    assert landed.json()["username"] == "frank"
+    at_provider(following, "frank", "end_sessions")
+    assert session.get(f"{following.url}/api/users/me", timeout=10).status_code == 401
+
+
 def test_tabs_firing_at_once_spend_the_refresh_token_once(following):
     session, landed = sign_in(following, "carol", next_path="/api/users/me")
     time.sleep(INTERVAL + 0.2)
