@@ -106,6 +106,11 @@ def check(request):
         # The recheck (or the provider) was turned off since this sign-in.
         request.session.pop(STATE, None)
         return None
+    try:
+        # Discovery before the lock, so the lock only has to outlast the token request.
+        provider.metadata()
+    except SignInError:
+        pass  # the refresh below meets it again and counts it as an outage
     lock = "oidc:recheck-lock:" + hashlib.sha256(request.session.session_key.encode()).hexdigest()
     if not _acquire(lock):
         logger.info("session recheck of %r skipped: another request of the session holds the lock",

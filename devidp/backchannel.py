@@ -17,8 +17,13 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from jwcrypto import jwt as jose_jwt
-from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model
-from oauth2_provider.models import get_id_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.settings import oauth2_settings
 
 logger = logging.getLogger(__name__)

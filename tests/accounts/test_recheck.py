@@ -1,5 +1,6 @@
 """Sessions that follow the provider (SPEC section 7): the refresh-token recheck before the view."""
 
+import hashlib
 import logging
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -221,7 +222,9 @@ def test_outage_keeps_the_session_and_retries_with_back_off(client, rechecked, r
     sign_in(client, rechecked, "alice")
     rechecked.change("alice", groups=["romm-viewers"])
     provider_down(rechecked, requests_mock, how)
-    tries = lambda: len(rechecked.refreshes())  # noqa: E731
+    def tries():
+        return len(rechecked.refreshes())
+
     with later(INTERVAL + 1) as traveller, caplog.at_level(logging.WARNING, logger="accounts"):
         assert role_on_home(client) == "admin" and tries() == 1
         assert role_on_home(client) == "admin" and tries() == 1  # no retry before the back-off
@@ -236,6 +239,16 @@ def test_outage_keeps_the_session_and_retries_with_back_off(client, rechecked, r
         assert role_on_home(client) == "viewer"
     assert OIDCSession.objects.get().recheck_failing_since is None
     assert any("retry in 10s" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_discovery_down_when_the_check_falls_due_is_an_outage_too(client, rechecked, requests_mock):
+    sign_in(client, rechecked, "alice")
+    requests_mock.get(rechecked.discovery_url, status_code=503)
+    cache.clear()  # the discovery document expired from the cache
+    with later(INTERVAL + 1):
+        assert role_on_home(client) == "admin"
+    assert OIDCSession.objects.get().recheck_failures == 1 and rechecked.refreshes() == []
 
 
 @pytest.mark.django_db
@@ -260,7 +273,7 @@ def test_outage_past_the_grace_period_ends_the_session(client, rechecked, settin
 def test_a_request_finding_the_lock_held_goes_on_without_refreshing(client, rechecked):
     sign_in(client, rechecked, "alice")
     rechecked.change("alice", groups=["romm-viewers"])
-    key = "oidc:recheck-lock:" + __import__("hashlib").sha256(client.session.session_key.encode()).hexdigest()
+    key = "oidc:recheck-lock:" + hashlib.sha256(client.session.session_key.encode()).hexdigest()
     with later(INTERVAL + 1):
         cache.add(key, 1, 60)  # another request of this session is refreshing
         assert role_on_home(client) == "admin"

@@ -100,7 +100,7 @@ def test_an_administrator_ending_the_provider_sessions_signs_the_person_out_here
 
 
 def test_tabs_firing_at_once_spend_the_refresh_token_once(following):
-    session, landed = sign_in(following, "carol", next_path="/api/users/me")
+    session, _ = sign_in(following, "carol", next_path="/api/users/me")
     time.sleep(INTERVAL + 0.2)
     before = token_requests(following)
     results, barrier = [], threading.Barrier(6)
