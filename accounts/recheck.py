@@ -20,10 +20,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import sealed
+from accounts import history, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
-from accounts.models import Identity, OIDCSession
+from accounts.models import Identity, OIDCSession, SignInEvent
 from accounts.provider import get_provider
 from accounts.roles import resolve_role
 
@@ -148,7 +148,7 @@ def _refresh(request, provider, row, now):
     if token is None:
         logger.warning("session recheck of %r at %s: no refresh token stored (offline_access not granted, "
                        "or SECRET_KEY changed)", username, provider.name)
-        return "recheck_unavailable"
+        return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
     try:
         tokens = provider.refresh(token)
     except SignInError as error:
@@ -197,14 +197,14 @@ def _failed(request, provider, row, now, error):
         level = logging.ERROR if reason == "recheck_client" else logging.WARNING
         logger.log(level, "session recheck of %r at %s refused: reason=%s %s%s", username, provider.name,
                    error.reason, error.detail, " (a configuration error)" if reason == "recheck_client" else "")
-        return reason
+        return _ended(request, provider, row, reason, f"{error.reason}: {error.detail}")
     first = row.recheck_failing_since or now
     failures = row.recheck_failures + 1
     grace_ends = first + timedelta(seconds=provider.session_recheck_grace_seconds)
     if now >= grace_ends:
         logger.warning("session recheck of %r at %s: unreachable since %s, past the grace period: %s",
                        username, provider.name, first.isoformat(), error.detail)
-        return "recheck_unreachable"
+        return _ended(request, provider, row, "recheck_unreachable", f"since {first.isoformat()}: {error.detail}")
     delay = min(provider.session_recheck_seconds, BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 20))
     row.recheck_due_at = min(now + timedelta(seconds=delay), grace_ends)
     row.recheck_failing_since, row.recheck_failures = first, failures
@@ -214,6 +214,13 @@ def _failed(request, provider, row, now, error):
                    "ends at %s", username, provider.name, error.reason, failures, error.detail, delay,
                    grace_ends.isoformat())
     return None
+
+
+def _ended(request, provider, row, reason, detail):
+    """The sign-in history shows why the session ended; returns ``reason``."""
+    history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
+                   reason=reason, detail=detail, provider=provider.name, subject=row.subject)
+    return reason
 
 
 # --- at logout --------------------------------------------------------------------------------

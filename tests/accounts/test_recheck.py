@@ -161,6 +161,8 @@ def test_deactivated_at_the_provider_ends_the_session_with_a_sentence(client, re
     lines = [r.getMessage() for r in caplog.records if "session recheck" in r.getMessage()]
     assert len(lines) == 1 and "reason=code_rejected" in lines[0] and "invalid_grant" in lines[0]
     assert User.objects.get(username="alice").role == Role.ADMIN
+    ended = SignInEvent.objects.get(outcome=SignInEvent.Outcome.REFUSED)  # the admin's history says why
+    assert (ended.reason, ended.username, ended.subject) == ("provider_ended", "alice", rechecked.subject("alice"))
 
 
 @pytest.mark.django_db
