@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/recheck.py [--pages 500]
 For each provider profile, the median time of GET /api/users/me for a signed-in session:
 without the recheck, with it on but not due (the common case), and when every request is due
 and refreshes at the provider (faked over HTTP by the test fake, so the numbers are this site's
-own cost: lock, token request handling, ID token validation, role re-application, writes).
+own cost: lock, token request handling, ID token validation, role re-application, writes, plus
+the fake's signing of the new ID token; a real provider's answer time comes on top).
 Also database queries and provider requests per page.
 """
 
