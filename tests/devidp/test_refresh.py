@@ -68,7 +68,10 @@ def test_refresh_rotates_and_a_reused_token_revokes_the_family(offline_idp):
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()["refresh_token"]
     assert second != first
-    assert "nonce" not in verify_id_token(offline_idp, rotated.json()["id_token"])
+    refreshed = verify_id_token(offline_idp, rotated.json()["id_token"])
+    assert "nonce" not in refreshed
+    if offline_idp.profile == "authentik":
+        assert refreshed["sid"] == verify_id_token(offline_idp, tokens["id_token"])["sid"]  # the same session
     reused = refresh(offline_idp, first)
     assert reused.status_code in (400, 401) and reused.json()["error"] == "invalid_grant"
     # Theft suspected: the token issued after the reused one stops working too.
