@@ -14,6 +14,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
+from accounts import recheck
 from accounts.models import Role
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ SESSION_REFUSALS = {
         "Password sign-in is now turned off on this site (DISABLE_USERPASS_LOGIN), so the session "
         "your password opened has ended. Sign in with the identity provider."
     ),
+    # A session from a provider that the provider no longer confirms (SPEC section 7).
+    **recheck.REFUSALS,
 }
 
 
@@ -42,11 +45,12 @@ def session_method(session):
 def check_session(request):
     """The reason this signed-in session must end now (a ``SESSION_REFUSALS`` key), or None.
 
-    Reads only the session already loaded for the request: no query, no provider call.
+    Reads only the session already loaded for the request: no query, no provider call, unless
+    the session's recheck with its provider is due (``accounts.recheck``).
     """
     if settings.DISABLE_USERPASS_LOGIN and session_method(request.session) == "password":
         return "password_disabled"
-    return None
+    return recheck.check(request)
 
 
 def has_role(user, role):

@@ -18,9 +18,10 @@ from accounts.apiauth import (
     password_refusal,
     refusal,
 )
-from accounts.models import ApiToken, SignInEvent
+from accounts.models import ApiToken, OIDCSession, SignInEvent
 from accounts.passwords import PasswordRefused, sign_in_with_password
 from accounts.provider import get_provider, providers
+from accounts.recheck import revoke_at_logout
 from accounts.sessions import forget_session
 from accounts.setup import wizard_open
 
@@ -77,8 +78,10 @@ def logout(request):
         logger.info("API token of %r revoked by /api/logout", request.user.username)
         return JsonResponse({"detail": "Token revoked."})
     session_key = request.session.session_key
+    oidc_session = OIDCSession.objects.filter(session_key=session_key or "").first()
     auth.logout(request)
     forget_session(session_key)
+    revoke_at_logout(oidc_session)
     return JsonResponse({"detail": "Signed out."})
 
 

@@ -60,6 +60,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
             "sub": payload["sub"],
             "sid": payload.get("sid"),
             "id_token": tokens["id_token"],
+            # Kept (encrypted) only when the session recheck is on: accounts.recheck.
+            "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
         }
         return user
 

@@ -460,3 +460,21 @@ def _cafile_problems(provider):
             )
         ]
     return []
+
+
+@register(deploy=True)
+def recheck_lock(app_configs, **kwargs):
+    """The session recheck's lock must be shared by every process, or a rotated token is spent twice."""
+    rechecked = [p for p in providers() if p.session_recheck_seconds] if settings.OIDC_ENABLED else []
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if not rechecked or not backend.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [
+        Warning(
+            f"{rechecked[0].vars['SESSION_RECHECK_SECONDS']} is on, but the cache is local to each process: "
+            "two workers can refresh one session at once, and the provider then revokes its refresh tokens "
+            "as stolen (the person is signed out).",
+            hint="Set CACHE_URL to a shared cache, for example redis://redis:6379/0 (compose.yml has one).",
+            id="accounts.W031",
+        )
+    ]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.errors import SignInError
 from accounts.models import OIDCSession
 from accounts.provider import get_provider, provider_for_issuer
+from accounts.recheck import revoke_at_logout
 from accounts.sessions import end_session_keys
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def logout(request):
     auth.logout(request)
     if oidc_session:
         oidc_session.delete()
+        # RFC 7009, after the local logout: a slow or failing provider never keeps anyone signed in.
+        revoke_at_logout(oidc_session)
     if target is None:
         messages.info(request, "You are signed out.")
         return HttpResponseRedirect("/login?local=1")

@@ -202,6 +202,13 @@ class OIDCSession(models.Model):
     sid = models.CharField(max_length=255, blank=True)
     # Kept only when RP-initiated logout needs it as id_token_hint.
     id_token = models.TextField(blank=True)
+    # The session recheck (accounts.recheck): the provider's refresh token, encrypted with a key
+    # derived from SECRET_KEY (accounts.sealed), when the next check is due, and since when the
+    # provider has been failing to answer.
+    refresh_token = models.TextField(blank=True)
+    recheck_due_at = models.DateTimeField(null=True, blank=True)
+    recheck_failing_since = models.DateTimeField(null=True, blank=True)
+    recheck_failures = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -72,6 +72,8 @@ class Provider:
     post_logout_redirect_uri: str | None = None
     scopes: str | None = None
     token_auth_method: str = "auto"
+    session_recheck_seconds: int = 0
+    session_recheck_grace_seconds: int = 3600
     vars: dict = field(default_factory=dict, compare=False, repr=False)
     # Seconds for each call to the provider; None: OIDC_TIMEOUT. The back-channel receiver,
     # which anyone can call, uses a short one.
@@ -245,10 +247,14 @@ class Provider:
     def scope_string(self, document):
         if self.scopes:
             scopes = self.scopes.replace(",", " ").split()
-            return " ".join(["openid", *[s for s in scopes if s != "openid"]])
-        scopes = list(DEFAULT_SCOPES)
-        if "groups" in (document.get("scopes_supported") or []):
-            scopes.append("groups")
+            scopes = ["openid", *[s for s in scopes if s != "openid"]]
+        else:
+            scopes = list(DEFAULT_SCOPES)
+            if "groups" in (document.get("scopes_supported") or []):
+                scopes.append("groups")
+        if self.session_recheck_seconds and "offline_access" not in scopes:
+            # The recheck needs a refresh token, which both providers issue only for this scope.
+            scopes.append("offline_access")
         return " ".join(scopes)
 
     def check_response_issuer(self, iss):
@@ -320,6 +326,57 @@ class Provider:
             return SignInError("client_rejected", detail)
         return SignInError("token_refused", detail, error=error)
 
+    # --- refresh and revocation (SPEC section 7) --------------------------------------
+    def _client_request(self, url, data):
+        """POST ``data`` to ``url`` with this client's authentication, as the token endpoint takes it."""
+        headers = {"Accept": "application/json"}
+        data = dict(data)
+        if self.client_auth_method(self.metadata()) == "client_secret_post":
+            data.update(client_id=self.client_id, client_secret=self.client_secret)
+        else:
+            pair = f"{quote_plus(self.client_id or '')}:{quote_plus(self.client_secret or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        return self._http("POST", url, data=data, headers=headers)
+
+    def refresh(self, refresh_token):
+        """Spend ``refresh_token`` once; returns the token response (a new ``refresh_token`` when rotated).
+
+        No ``scope``: Authentik then keeps the granted ones, ``offline_access`` included.
+        """
+        response = self._client_request(
+            self.metadata()["token_endpoint"], {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+        if response.status_code != 200:
+            raise self._token_error(response)
+        try:
+            tokens = response.json()
+        except ValueError:
+            raise SignInError("bad_response", "token endpoint did not answer JSON to a refresh") from None
+        if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str):
+            raise SignInError("bad_response", "refresh response has no access_token")
+        for name in ("id_token", "refresh_token"):
+            if name in tokens and not isinstance(tokens[name], str):
+                raise SignInError("bad_response", f"refresh response {name} is not a string")
+        return tokens
+
+    def validate_refreshed_id_token(self, id_token, subject):
+        """Claims of an ID token from a refresh: validated as a login's, no nonce, same ``sub``."""
+        claims = self._decode(id_token, require=["iss", "sub", "aud", "exp", "iat"])
+        if not hmac.compare_digest(claims["sub"].encode(), subject.encode()):
+            raise SignInError("invalid_token", "refreshed ID token names another sub")
+        return claims
+
+    def revoke(self, token, hint="refresh_token"):
+        """RFC 7009: ask the provider to forget ``token``; False when it has no revocation endpoint."""
+        endpoint = self.metadata().get("revocation_endpoint")
+        if not isinstance(endpoint, str) or not endpoint:
+            return False
+        response = self._client_request(endpoint, {"token": token, "token_type_hint": hint})
+        if response.status_code != 200:
+            raise SignInError("provider_unreachable" if response.status_code >= 500 else "token_refused",
+                              f"revocation endpoint answered HTTP {response.status_code}", error="revocation")
+        return True
+
     # --- userinfo ----------------------------------------------------------------------
     def has_userinfo(self):
         return bool(self.metadata().get("userinfo_endpoint"))
@@ -329,7 +386,8 @@ class Provider:
         endpoint = self.metadata()["userinfo_endpoint"]
         response = self._http("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
         if response.status_code != 200:
-            raise SignInError("bad_response", f"userinfo answered HTTP {response.status_code}")
+            reason = "provider_unreachable" if response.status_code >= 500 else "bad_response"
+            raise SignInError(reason, f"userinfo answered HTTP {response.status_code}")
         if response.headers.get("Content-Type", "").lower().startswith("application/jwt"):
             claims = self._decode(
                 response.text.strip(), require=["sub"], optional_iss_aud=True,

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from mozilla_django_oidc.utils import generate_code_challenge
 
-from accounts import history
+from accounts import history, recheck
 from accounts.errors import SignInError
 from accounts.logout import logout_return_message
 from accounts.models import OIDCSession, SignInEvent
@@ -257,6 +257,8 @@ def oidc_callback(request, name=None):
             "sid": str(login["sid"] or "")[:255],
             # The ID token is kept server-side, and only when RP-initiated logout needs it.
             "id_token": login["id_token"] if provider.rp_initiated_logout else "",
+            # With OIDC_SESSION_RECHECK_SECONDS: the refresh token, encrypted, and the first check.
+            **recheck.started(request, provider, login.get("refresh_token")),
         },
     )
     history.record(

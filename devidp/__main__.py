@@ -22,6 +22,9 @@ def parse_args(argv):
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--redirect-uri", action="append", required=True, help="repeat for several")
     parser.add_argument("--post-logout-redirect-uri", action="append", default=[], help="repeat for several")
+    parser.add_argument("--offline-access", action="store_true",
+                        help="issue refresh tokens for the offline_access scope (the client is configured for it)")
+    parser.add_argument("--backchannel-logout-uri", help="the client's back-channel Logout URI (authentik profile)")
     parser.add_argument("--db", type=Path, help=f"SQLite file (default {DATA_DIR}/<profile>.sqlite3)")
     return parser.parse_args(argv)
 
@@ -79,6 +82,8 @@ def main(argv=None):
     os.environ["DEVIDP_PROFILE"] = args.profile
     os.environ["DEVIDP_DB"] = str(db)
     os.environ["DEVIDP_KEY_FILE"] = str(key_file)
+    os.environ["DEVIDP_OFFLINE_ACCESS"] = "1" if args.offline_access else ""
+    os.environ["DEVIDP_BACKCHANNEL_LOGOUT_URI"] = args.backchannel_logout_uri or ""
 
     import django
 

@@ -25,6 +25,8 @@ CLIENT_ID = "romm-demo"
 CLIENT_SECRET = "demo-secret-change-me"
 REDIRECT_URI = f"{SITE_URL}/api/oauth/openid"
 POST_LOGOUT_REDIRECT_URI = f"{SITE_URL}/login"
+BACKCHANNEL_LOGOUT_URI = f"{SITE_URL}/api/oauth/backchannel-logout"
+RECHECK_SECONDS = 10
 
 CREATE_FRANK = """
 from django.contrib.auth import get_user_model
@@ -57,6 +59,9 @@ def site_environment(profile, base_env=os.environ):
         OIDC_ROLE_ADMIN="romm-admins",
         OIDC_ROLE_EDITOR="romm-editors",
         OIDC_ROLE_VIEWER="romm-viewers",
+        # Sessions follow the provider: change someone on the provider's /demo/people page and the
+        # site applies it within this many seconds.
+        OIDC_SESSION_RECHECK_SECONDS=str(RECHECK_SECONDS),
         DEBUG="true",
         SECRET_KEY="demo-only-not-secret",
         DATABASE_URL=f"sqlite:///{REPO_ROOT / '.demo' / 'site.sqlite3'}",
@@ -87,6 +92,9 @@ def provider_command(profile):
         REDIRECT_URI,
         "--post-logout-redirect-uri",
         POST_LOGOUT_REDIRECT_URI,
+        "--offline-access",
+        "--backchannel-logout-uri",
+        BACKCHANNEL_LOGOUT_URI,
     ]
 
 
@@ -168,6 +176,11 @@ def banner(profile):
     ]
     lines += [f"  {p.username:<6} {p.email:<18} {', '.join(p.groups):<13} {p.note}" for p in PEOPLE.values()]
     lines.append(f"Local password account: frank / {PASSWORD} (the one frank's first OIDC sign-in links to).")
+    lines.append(
+        f"Change someone at the provider while they are signed in: http://127.0.0.1:{IDP_PORT}/demo/people "
+        f"(the site follows within {RECHECK_SECONDS} s"
+        + ("; \"End sessions\" signs them out at once)." if profile == "authentik" else ").")
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -9,9 +9,12 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.openid import Server as OIDCServer
 
-from devidp.people import PEOPLE
+from devidp.people import PEOPLE, groups_of
 
 AUTHENTIK_ACR = "goauthentik.io/providers/oauth2/default"
+# The provider session (sid) of each refresh token family, so a refreshed ID token keeps it.
+# In memory: a development tool's restart only drops the sid from later refreshes.
+FAMILY_SIDS = {}
 
 
 def issuer(request):
@@ -44,9 +47,9 @@ def user_claims(user, scopes, for_id_token):
         if not settings.AUTHELIA:
             claims["given_name"] = name  # Authentik's default mapping sends the full name here too
             claims["nickname"] = user.username
-            claims["groups"] = list(person.groups if person else ())
+            claims["groups"] = groups_of(user)
     if settings.AUTHELIA and "groups" in scopes:
-        claims["groups"] = list(person.groups if person else ())
+        claims["groups"] = groups_of(user)
     return claims
 
 
@@ -108,6 +111,25 @@ class Validator(OAuth2Validator):
         scopes[:] = [scope for scope in scopes if scope in oauth2_settings.SCOPES]
         return True
 
+    def _create_authorization_code(self, request, code, expires=None):
+        # The provider session this code belongs to, so its ID token carries that session's sid.
+        claims = request.claims if isinstance(request.claims, dict) else {}
+        request.claims = {**claims, "devidp_sid": getattr(request, "devidp_sid", "")}
+        return super()._create_authorization_code(request, code, expires)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        sid = _sid(request)
+        if previous_refresh_token is None and sid:
+            FAMILY_SIDS[str(refresh_token.token_family)] = sid
+        return refresh_token
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # Both products issue a refresh token only for the offline_access scope.
+        if "offline_access" not in (request.scopes or []):
+            token.pop("refresh_token", None)
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
     def get_oidc_claims(self, token, token_handler, request):
         return user_claims(request.user, request.scopes, for_id_token=True)
 
@@ -121,6 +143,17 @@ class Validator(OAuth2Validator):
             id_token["amr"] = ["pwd"]
         else:
             id_token.pop("at_hash", None)  # Authentik's code-flow ID token has none
+            sid = _sid(request)
+            if sid:
+                id_token["sid"] = sid  # the same value its back-channel logout token names
             id_token["acr"] = AUTHENTIK_ACR
             id_token["amr"] = ["pwd"]
         return super().finalize_id_token(id_token, token, token_handler, request)
+
+
+def _sid(request):
+    """The sid of the provider session behind this token request (code exchange or refresh)."""
+    if isinstance(request.claims, dict) and request.claims.get("devidp_sid"):
+        return request.claims["devidp_sid"]
+    previous = getattr(request, "refresh_token_instance", None)
+    return FAMILY_SIDS.get(str(previous.token_family)) if previous is not None else None

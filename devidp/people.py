@@ -42,8 +42,12 @@ PEOPLE = {
 }
 
 
+# Every group a demo person can be put in (the demo's people page offers these).
+GROUPS = ("romm-admins", "romm-editors", "romm-viewers", "staff")
+
+
 def seed():
-    """Create or reset the Django users behind PEOPLE (needs a configured Django)."""
+    """Create or reset the Django users behind PEOPLE, with their groups (needs a configured Django)."""
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
@@ -56,3 +60,15 @@ def seed():
         user.is_active = True
         user.set_password(PASSWORD)
         user.save()
+        set_groups(user, person.groups)
+
+
+def groups_of(user):
+    """The groups the provider sends for ``user`` now (the demo page may have changed them)."""
+    return sorted(user.groups.values_list("name", flat=True))
+
+
+def set_groups(user, names):
+    from django.contrib.auth.models import Group
+
+    user.groups.set([Group.objects.get_or_create(name=name)[0] for name in names])

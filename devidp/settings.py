@@ -15,6 +15,12 @@ if DEVIDP_PROFILE not in ("authentik", "authelia"):
 AUTHELIA = DEVIDP_PROFILE == "authelia"
 # Authentik's application slug: its issuer is /application/o/<slug>/.
 DEVIDP_SLUG = "romm"
+# Refresh tokens (`--offline-access`): Authentik with its offline_access scope mapping selected on
+# the provider; Authelia with offline_access in the client's scopes and refresh_token in its grant
+# types. Without it, Authentik drops the scope and Authelia refuses it (invalid_scope).
+OFFLINE_ACCESS = os.environ.get("DEVIDP_OFFLINE_ACCESS", "") == "1"
+# Authentik's "Logout URI" (back-channel) of the client, `--backchannel-logout-uri`.
+BACKCHANNEL_LOGOUT_URI = os.environ.get("DEVIDP_BACKCHANNEL_LOGOUT_URI") or None
 
 DB_PATH = Path(os.environ.get("DEVIDP_DB") or DEFAULT_DATA_DIR / f"{DEVIDP_PROFILE}.sqlite3")
 KEY_FILE = Path(os.environ.get("DEVIDP_KEY_FILE") or DB_PATH.parent / "oidc-rsa.pem")
@@ -101,7 +107,13 @@ OAUTH2_PROVIDER = {
         {"openid": "OpenID", "email": "Email", "profile": "Profile", "groups": "Groups"}
         if AUTHELIA
         else {"openid": "OpenID", "email": "Email", "profile": "Profile"}
-    ),
+    )
+    | ({"offline_access": "Offline access"} if OFFLINE_ACCESS else {}),
+    # Both products rotate the refresh token on every use and treat a rotated one presented
+    # again as theft: the whole family is revoked.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 86400,
     "DEFAULT_SCOPES": ["openid"],
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],

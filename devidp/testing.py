@@ -31,11 +31,15 @@ def start_devidp(
     redirect_uris,
     post_logout_redirect_uris=(),
     *,
+    extra_args=(),
     host="127.0.0.1",
     port=0,
     timeout=30,
 ):
-    """Start ``python -m devidp``; return ``(process, base_url, issuer)`` once it accepts connections."""
+    """Start ``python -m devidp``; return ``(process, base_url, issuer)`` once it accepts connections.
+
+    ``extra_args`` are more ``python -m devidp`` options (``--offline-access``, ...).
+    """
     tmpdir = tempfile.mkdtemp(prefix=f"devidp-{profile}-")
     command = [
         sys.executable,
@@ -58,6 +62,7 @@ def start_devidp(
         command += ["--redirect-uri", uri]
     for uri in post_logout_redirect_uris:
         command += ["--post-logout-redirect-uri", uri]
+    command += list(extra_args)  # e.g. --offline-access, --backchannel-logout-uri URI
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"

@@ -13,6 +13,7 @@ if settings.AUTHELIA:
         path("api/oidc/authorization", views.AuthorizationView.as_view(), name="authorize"),
         path("api/oidc/token", views.TokenView.as_view(), name="token"),
         path("api/oidc/userinfo", dot.UserInfoView.as_view(), name="user-info"),
+        path("api/oidc/revocation", dot.RevokeTokenView.as_view(), name="revoke-token"),
         path("jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     ]
     pages = [
@@ -26,6 +27,7 @@ else:
         path("application/o/authorize/", views.AuthorizationView.as_view(), name="authorize"),
         path("application/o/token/", views.TokenView.as_view(), name="token"),
         path("application/o/userinfo/", dot.UserInfoView.as_view(), name="user-info"),
+        path("application/o/revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
         path(app + "jwks/", dot.JwksInfoView.as_view(), name="jwks-info"),
         path(app + "end-session/", views.EndSessionView.as_view(), name="rp-initiated-logout"),
     ]
@@ -35,4 +37,9 @@ else:
         path("if/flow/default-invalidation-flow/", views.portal_logout, name="logout"),
     ]
 
-urlpatterns = [path("", include((protocol, "oauth2_provider"))), *pages]
+demo = [
+    path("demo/people", views.people, name="people"),
+    path("demo/people/<str:username>", views.change_person, name="change-person"),
+]
+
+urlpatterns = [path("", include((protocol, "oauth2_provider"))), *pages, *demo]

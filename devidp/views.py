@@ -3,18 +3,20 @@
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
 from oauth2_provider import views as dot
 from oauth2_provider.models import get_application_model
 from oauthlib.common import add_params_to_uri
 
+from devidp import backchannel
 from devidp.oidc import AUTHENTIK_ACR, issuer
-from devidp.people import PASSWORD, PEOPLE
+from devidp.people import GROUPS, PASSWORD, PEOPLE, groups_of, set_groups
 
 
 def provider_context(request):
@@ -64,7 +66,9 @@ def discovery(request):
             "subject_types_supported": ["public"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "scopes_supported": ["openid", "profile", "groups", "email"],
+            # Advertised globally; whether this client may use offline_access is its own setting.
+            "scopes_supported": ["openid", "profile", "groups", "email", "offline_access"],
+            "revocation_endpoint": url("revoke-token"),
             "claims_supported": [
                 "amr",
                 "aud",
@@ -105,7 +109,9 @@ def discovery(request):
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
             "acr_values_supported": [AUTHENTIK_ACR],
-            "scopes_supported": ["openid", "email", "profile"],
+            # Authentik lists the scopes of the mappings selected on the provider.
+            "scopes_supported": ["openid", "email", "profile"] + (["offline_access"] if settings.OFFLINE_ACCESS else []),
+            "revocation_endpoint": url("revoke-token"),
             "request_parameter_supported": False,
             "claims_supported": [
                 "sub",
@@ -134,6 +140,11 @@ def discovery(request):
 
 
 class AuthorizationView(dot.AuthorizationView):
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        # The code remembers the provider session it was issued in (its ID token's sid).
+        credentials = {**credentials, "devidp_sid": backchannel.session_sid(request.session.session_key)}
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
     def redirect(self, redirect_to, application):
         if settings.AUTHELIA:
             # RFC 9207: the issuer rides along with the code (or the error), and the status is 303.
@@ -166,3 +177,41 @@ class EndSessionView(dot.RPInitiatedLogoutView):
         if post_logout_redirect_uri:
             return response
         return render(self.request, "devidp/logged_out.html")
+
+
+# --- the demo's administrator: change a person while they are signed in to the site ----------
+def people(request):
+    """``/demo/people``: each person's groups and state, with the changes an administrator makes."""
+    User = get_user_model()
+    rows = [
+        {"user": user, "groups": groups_of(user), "note": PEOPLE[user.username].note}
+        for user in User.objects.filter(username__in=PEOPLE).order_by("username")
+    ]
+    return render(request, "devidp/people.html", {"rows": rows, "all_groups": GROUPS, "done": request.GET.get("done")})
+
+
+@require_POST
+def change_person(request, username):
+    """Set groups, deactivate, reactivate, or end every provider session of one person."""
+    user = get_object_or_404(get_user_model(), username=username)
+    action = request.POST.get("action")
+    if action == "groups":
+        names = [name for name in request.POST.getlist("groups") if name in GROUPS]
+        set_groups(user, names)
+        done = f"{username} is now in: {', '.join(names) or 'no group'}"
+    elif action == "deactivate":
+        user.is_active = False
+        user.save()  # deletes their tokens (devidp.backchannel.user_saved)
+        done = f"{username} is deactivated; their tokens are deleted"
+    elif action == "activate":
+        user.is_active = True
+        user.save()
+        done = f"{username} is active again"
+    elif action == "end_sessions":
+        ended = backchannel.end_sessions(request, user)
+        done = f"ended {ended} provider session(s) of {username}" + (
+            "" if settings.AUTHELIA else " and sent back-channel logout"
+        )
+    else:
+        return JsonResponse({"error": "unknown action"}, status=400)
+    return redirect(reverse("people") + "?" + urlencode({"done": done}))

@@ -36,6 +36,8 @@ PER_PROVIDER = (
     "POST_LOGOUT_REDIRECT_URI",
     "SCOPES",
     "TOKEN_ENDPOINT_AUTH_METHOD",
+    "SESSION_RECHECK_SECONDS",
+    "SESSION_RECHECK_GRACE_SECONDS",
 )
 
 
@@ -139,6 +141,9 @@ class ProviderEnv:
     def list(self, key):
         return self.reader.list(self.var(key))
 
+    def int(self, key, default, minimum=None, maximum=None):
+        return self.reader.int(self.var(key), default, minimum, maximum)
+
     def secret(self, key):
         return self.reader.secret(self.var(key))
 
@@ -206,6 +211,12 @@ def _read_provider(env, name, base_url, first):
         ),
         "scopes": env.str("SCOPES"),
         "token_auth_method": auth_method,
+        # SPEC section 7: how often a session is confirmed with the provider (0 = never), and
+        # how long it outlives a provider that cannot be reached.
+        "session_recheck_seconds": env.int("SESSION_RECHECK_SECONDS", 0, minimum=0, maximum=30 * 86400),
+        "session_recheck_grace_seconds": env.int(
+            "SESSION_RECHECK_GRACE_SECONDS", 3600, minimum=0, maximum=30 * 86400
+        ),
         # Which variable supplied each value, so system checks can name it.
         "vars": {key: env.var(key) for key in PER_PROVIDER},
         "prefix": env.prefix,

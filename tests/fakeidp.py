@@ -66,6 +66,14 @@ class FakeProvider:
         self.userinfo_changes = {}
         self.sign = None  # a function (claims, header) -> token replacing normal signing
         self.token_error = None  # (status, json) answered by the token endpoint
+        # Refresh tokens, rotated on every use as Authentik (threshold 0) and Authelia do.
+        self.refresh_tokens = {}  # live token -> grant
+        self.spent_refresh_tokens = {}  # rotated-away token -> grant
+        self.reused_refresh_tokens = []  # tokens presented after rotation (theft, per both providers)
+        self.revoked = []  # tokens received by the revocation endpoint
+        self.person_changes = {}  # person -> claims changed at the provider since sign-in
+        self.refresh_error = None  # (status, json) answered to refresh requests only
+        self.grants_offline_access = True  # False: Authentik without its offline_access scope mapping
         if profile == "authentik":
             host = host or "https://auth.example.com"
             self.issuer = f"{host}/application/o/{slug}/"
@@ -76,6 +84,7 @@ class FakeProvider:
                 "userinfo_endpoint": f"{host}/application/o/userinfo/",
                 "jwks_uri": f"{host}/application/o/{slug}/jwks/",
                 "end_session_endpoint": f"{host}/application/o/{slug}/end-session/",
+                "revocation_endpoint": f"{host}/application/o/revoke/",
             }
             self.auth_methods = ["client_secret_post", "client_secret_basic"]
         else:
@@ -87,6 +96,7 @@ class FakeProvider:
                 "token_endpoint": f"{host}/api/oidc/token",
                 "userinfo_endpoint": f"{host}/api/oidc/userinfo",
                 "jwks_uri": f"{host}/jwks.json",
+                "revocation_endpoint": f"{host}/api/oidc/revocation",
             }
             self.auth_methods = ["client_secret_basic"]
         self.discovery_url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -98,7 +108,9 @@ class FakeProvider:
             "id_token_signing_alg_values_supported": list(algs),
             "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "code_challenge_methods_supported": ["plain", "S256"] if profile == "authentik" else ["S256"],
-            "scopes_supported": ["openid", "email", "profile"] + (["groups"] if profile == "authelia" else []),
+            "scopes_supported": ["openid", "email", "profile", "offline_access"]
+            + (["groups"] if profile == "authelia" else []),
+            "grant_types_supported": ["authorization_code", "refresh_token"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "email_verified", "name",
                                  "preferred_username", "groups"],
         }
@@ -113,6 +125,7 @@ class FakeProvider:
         m.get(self.metadata["jwks_uri"], json=lambda request, context: self.jwks())
         m.post(self.metadata["token_endpoint"], json=self._token)
         m.get(self.metadata["userinfo_endpoint"], json=self._userinfo)
+        m.post(self.metadata["revocation_endpoint"], json=self._revoke)
 
     def jwks(self):
         keys = [public_jwk(self.key, self.kid, "RS256")] + [public_jwk(k, kid, alg) for k, kid, alg in self.extra_keys]
@@ -164,6 +177,8 @@ class FakeProvider:
             context.status_code = 401 if self.profile == "authelia" else 400
             return {"error": "invalid_client", "error_description": f"client authentication failed ({method})"}
         form = {k: v[0] for k, v in parse_qs(request.text).items()}
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(form, context)
         grant = self.codes.pop(form.get("code"), None)
         if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
             context.status_code = 400
@@ -173,14 +188,55 @@ class FakeProvider:
         if challenge != grant["code_challenge"]:
             context.status_code = 400
             return {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+        return self._tokens(grant, self.id_token(grant))
+
+    def _tokens(self, grant, id_token):
         access_token = "at-" + secrets.token_urlsafe(16)
         self.codes["at:" + access_token] = grant
-        return {
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "id_token": self.id_token(grant),
-        }
+        tokens = {"access_token": access_token, "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
+        if self.grants_offline_access and "offline_access" in grant.get("scope", "").split():
+            refresh_token = "rt-" + secrets.token_urlsafe(24)
+            self.refresh_tokens[refresh_token] = grant
+            tokens["refresh_token"] = refresh_token
+        return tokens
+
+    def _refresh(self, form, context):
+        if self.refresh_error:
+            context.status_code = self.refresh_error[0]
+            return self.refresh_error[1]
+        token = form.get("refresh_token")
+        grant = self.refresh_tokens.pop(token, None)
+        if grant is None:
+            if token in self.spent_refresh_tokens:
+                # Reuse of a rotated token: both providers revoke the whole family.
+                self.reused_refresh_tokens.append(token)
+                family = self.spent_refresh_tokens[token]
+                for live, other in list(self.refresh_tokens.items()):
+                    if other is family:
+                        del self.refresh_tokens[live]
+            context.status_code = 400
+            return {"error": "invalid_grant", "error_description": "The refresh token is invalid or revoked."}
+        self.spent_refresh_tokens[token] = grant
+        grant["claims"] = {**grant["claims"], **self.person_changes.get(grant["person"], {})}
+        return self._tokens(grant, self.id_token(grant, refreshed=True))
+
+    def _revoke(self, request, context):
+        self.revoked.append({k: v[0] for k, v in parse_qs(request.text).items()}.get("token"))
+        return {}
+
+    # --- the provider's administrator ----------------------------------------------------
+    def change(self, person, **claims):
+        """The person's claims change at the provider (groups, email, ...)."""
+        self.person_changes.setdefault(person, {}).update(claims)
+
+    def deactivate(self, person):
+        """Both providers delete a deactivated person's tokens: the next refresh is invalid_grant."""
+        for token, grant in list(self.refresh_tokens.items()):
+            if grant["person"] == person:
+                del self.refresh_tokens[token]
+
+    def refreshes(self):
+        return [r for r in self.requests_to("token_endpoint") if "grant_type=refresh_token" in (r.text or "")]
 
     def _userinfo(self, request, context):
         grant = self.codes.get("at:" + request.headers.get("Authorization", "")[len("Bearer "):])
@@ -190,7 +246,7 @@ class FakeProvider:
         return {"sub": self.subject(grant["person"]), **grant["claims"], **self.userinfo_changes}
 
     # --- tokens ----------------------------------------------------------------------------
-    def id_token(self, grant):
+    def id_token(self, grant, refreshed=False):
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -202,6 +258,8 @@ class FakeProvider:
             "nonce": grant["nonce"],
             "sid": "sid-" + grant["person"],
         }
+        if refreshed:
+            del claims["nonce"]  # a refreshed ID token carries no nonce (OpenID Connect Core 12.2)
         if self.profile == "authelia":
             claims.update(azp=self.client_id, amr=["pwd"])
         else:

@@ -103,7 +103,11 @@ def test_sample_authelia_client_matches_what_the_site_sends():
     ]:
         assert line in client, line
     scopes = client[client.index("scopes:"):client.index("response_types:")]
-    assert [s.strip(" -'") for s in scopes.splitlines()[1:] if s.strip()] == ["openid", "profile", "email", "groups"]
+    assert [s.strip(" -'") for s in scopes.splitlines()[1:] if s.strip()] == [
+        "openid", "profile", "email", "groups", "offline_access"  # the last for the session recheck
+    ]
+    grants = client[client.index("grant_types:"):client.index("token_endpoint_auth_method:")]
+    assert [s.strip(" -'") for s in grants.splitlines()[1:] if s.strip()] == ["authorization_code", "refresh_token"]
 
 
 # --- `check --deploy` with exactly the environment compose gives the site ----------------------

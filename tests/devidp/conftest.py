@@ -34,9 +34,9 @@ class Provider:
         return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
-def _provider(profile):
+def _provider(profile, extra_args=()):
     process, base_url, issuer = start_devidp(
-        profile, CLIENT_ID, SECRETS[profile], [REDIRECT_URI], [POST_LOGOUT_REDIRECT_URI]
+        profile, CLIENT_ID, SECRETS[profile], [REDIRECT_URI], [POST_LOGOUT_REDIRECT_URI], extra_args=extra_args
     )
     provider = Provider(profile, process, base_url, issuer)
     try:
@@ -65,3 +65,11 @@ def authelia_idp():
 def devidp(request):
     """Each test using this runs against both profiles."""
     return request.getfixturevalue(f"{request.param}_idp")
+
+
+@pytest.fixture(scope="session", params=["authentik", "authelia"])
+def offline_idp(request):
+    """Each profile with the client configured for refresh tokens (``--offline-access``)."""
+    provider = _provider(request.param, ["--offline-access"])
+    yield provider
+    stop_devidp(provider.process)

@@ -41,3 +41,13 @@ def test_the_provider_is_registered_with_the_sites_uris(profile):
         demo.site_environment(profile, {})["OIDC_POST_LOGOUT_REDIRECT_URI"]
     ]
     assert args.client_secret == demo.site_environment(profile, {})["OIDC_CLIENT_SECRET"]
+
+
+@pytest.mark.parametrize("profile", ["authentik", "authelia"])
+def test_the_demo_sessions_follow_the_provider(profile):
+    env = demo.site_environment(profile, {})
+    args = parse_args(demo.provider_command(profile)[3:])
+    assert int(env["OIDC_SESSION_RECHECK_SECONDS"]) > 0
+    assert args.offline_access is True  # or Authelia would refuse the offline_access the site asks for
+    assert args.backchannel_logout_uri == env["ROMM_BASE_URL"] + "/api/oauth/backchannel-logout"
+    assert "/demo/people" in demo.banner(profile)

@@ -30,12 +30,14 @@ def free_port():
 class Stack:
     """One provider profile (or two, with ``second``) and one site configured against it."""
 
-    def __init__(self, profile, site_env=None, second=None):
+    def __init__(self, profile, site_env=None, second=None, provider_args=()):
         self.profile = profile
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # provider_args: more devidp options; "{site}" stands for this site's URL.
         self.provider, self.provider_url, self.issuer = start_devidp(
-            profile, CLIENT_ID, CLIENT_SECRET, [f"{self.url}/api/oauth/openid"], [f"{self.url}/login"]
+            profile, CLIENT_ID, CLIENT_SECRET, [f"{self.url}/api/oauth/openid"], [f"{self.url}/login"],
+            extra_args=[arg.format(site=self.url) for arg in provider_args],
         )
         self.second = None
         if second:

@@ -106,6 +106,7 @@ def diagnose(provider):
     findings += _pkce(document)
     findings += _claims(provider, document, issuer)
     findings += _logout(provider, document, issuer)
+    findings += _recheck(provider, document, issuer)
     findings.append(
         _finding(
             "info",
@@ -293,6 +294,43 @@ def _logout(provider, document, issuer):
             "leaves the provider session open.",
             f"Set {provider.vars['END_SESSION_ENDPOINT']}={origin}/logout?rd={provider.post_logout_redirect_uri} "
             "(Authelia's portal logout), or turn RP-initiated logout off.",
+        )
+    ]
+
+
+def _recheck(provider, document, issuer):
+    """With the session recheck on, the provider must issue refresh tokens (offline_access)."""
+    if not provider.session_recheck_seconds:
+        return []
+    scopes, grants = document.get("scopes_supported"), document.get("grant_types_supported")
+    missing = []
+    if isinstance(scopes, list) and "offline_access" not in scopes:
+        missing.append("the offline_access scope")
+    if isinstance(grants, list) and "refresh_token" not in grants:
+        missing.append("the refresh_token grant")
+    authentik_fix = ("Authentik: on the provider, Advanced protocol settings -> Scopes, also select "
+                     "\"authentik default OAuth Mapping: OpenID 'offline_access'\".")
+    authelia_fix = ("Authelia: add 'offline_access' to the client's scopes and 'refresh_token' to its "
+                    "grant_types (without them Authelia refuses the sign-in with invalid_scope).")
+    if missing:
+        return [
+            _finding(
+                "warning",
+                "recheck_no_refresh",
+                f"{provider.vars['SESSION_RECHECK_SECONDS']} is on, but the provider advertises neither "
+                f"{' nor '.join(missing)}: it issues no refresh token, so every session here ends at its first check.",
+                authentik_fix if _is_authentik(provider, issuer) else f"{authelia_fix} {authentik_fix}",
+            )
+        ]
+    revocation = document.get("revocation_endpoint")
+    return [
+        _finding(
+            "info",
+            "recheck",
+            f"Sessions are confirmed with the provider every {provider.session_recheck_seconds} s (one refresh "
+            f"request per session per interval; grace {provider.session_recheck_grace_seconds} s); logout "
+            + (f"revokes the refresh token at {revocation}." if revocation else "cannot revoke it (no revocation_endpoint).")
+            + ("" if _is_authentik(provider, issuer) else f" {authelia_fix}"),
         )
     ]
 

@@ -1,0 +1,243 @@
+"""Sessions that follow the provider (SPEC section 7): the refresh-token recheck, run before the view.
+
+With ``OIDC_SESSION_RECHECK_SECONDS`` on, a session from a provider keeps the provider's refresh
+token (encrypted, in its ``OIDCSession`` row) and its next-due time (in the Django session, so a
+page that needs no recheck pays nothing). A request after that time spends the refresh token,
+validates the new ID token as a login would, and applies the role rules again; a refused refresh
+ends the session, an unreachable provider is retried with back-off for the grace period.
+
+One refresh per session at a time, across processes: a lock in the shared cache. A request that
+finds it held waits briefly for the other's result, else goes on without refreshing, so a rotated
+refresh token is never presented twice.
+"""
+
+import hashlib
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from accounts import history, sealed
+from accounts.backend import OIDCBackend
+from accounts.errors import SignInError
+from accounts.models import Identity, OIDCSession, SignInEvent
+from accounts.provider import get_provider
+from accounts.roles import resolve_role
+
+logger = logging.getLogger(__name__)
+
+# In the Django session: {"provider": name, "due": epoch seconds of the next check}.
+STATE = "oidc_recheck"
+# How long a request waits for another request of its session to finish refreshing.
+LOCK_WAIT_SECONDS = 2
+# The first retry after a failed refresh; each further failure doubles it, up to the interval.
+BACKOFF_FIRST_SECONDS = 5
+# The provider could not be asked: keep the session (for the grace period) and retry.
+OUTAGE = {"provider_unreachable", "provider_timeout", "provider_tls", "discovery_invalid"}
+
+# accounts.access.SESSION_REFUSALS merges these: one sentence per way a recheck ends a session.
+REFUSALS = {
+    "provider_ended": (
+        "Your sign-in at the identity provider has ended (you were signed out, deactivated or removed "
+        "there), so your session here has ended too. Sign in again to continue."
+    ),
+    "recheck_client": (
+        "Your session has ended because the identity provider refused this site's client credentials "
+        "when it checked your sign-in. This is a configuration problem: the administrator should check "
+        "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (and the client's token endpoint authentication method)."
+    ),
+    "recheck_no_role": (
+        "Your groups at the identity provider no longer give you access to this site, so your session "
+        "has ended. Ask your administrator to add you to one of the groups that grant a role here."
+    ),
+    "recheck_invalid": (
+        "The identity provider's answer did not pass validation when this site checked your sign-in, "
+        "so your session has ended. Sign in again; if it keeps happening, the administrator should "
+        "look at the server log."
+    ),
+    "recheck_unreachable": (
+        "The identity provider could not be reached to confirm your sign-in for longer than this site "
+        "allows (OIDC_SESSION_RECHECK_GRACE_SECONDS), so your session has ended. Sign in again once "
+        "the provider is back."
+    ),
+    "recheck_unavailable": (
+        "This site confirms your sign-in with the identity provider regularly, and the provider gave it "
+        "no refresh token to do that, so your session has ended. Sign in again; the administrator should "
+        "allow the offline_access scope for this site at the provider."
+    ),
+    "session_gone": "Your session here has ended. Sign in again to continue.",
+}
+# What a refused refresh (a SignInError reason) means for the session.
+REFUSED = {"code_rejected": "provider_ended", "client_rejected": "recheck_client", "no_role": "recheck_no_role"}
+
+
+# --- at sign-in ----------------------------------------------------------------------------
+def started(request, provider, refresh_token):
+    """A sign-in through ``provider``: schedule the first check; returns the row's recheck fields."""
+    if not provider.session_recheck_seconds:
+        request.session.pop(STATE, None)
+        return {"refresh_token": "", "recheck_due_at": None}
+    if not refresh_token:
+        logger.warning(
+            "session recheck: %s issued no refresh token (offline_access not granted); the session of "
+            "account %r ends at its first check", provider.name, request.user.username,
+        )
+    due = timezone.now() + timedelta(seconds=provider.session_recheck_seconds)
+    _schedule(request, provider, due)
+    return {"refresh_token": sealed.seal(refresh_token or ""), "recheck_due_at": due,
+            "recheck_failing_since": None, "recheck_failures": 0}
+
+
+def _schedule(request, provider, due):
+    request.session[STATE] = {"provider": provider.name, "due": due.timestamp()}
+
+
+# --- before every view ------------------------------------------------------------------------
+def check(request):
+    """The ``REFUSALS`` key that ends this session now, or None; only a due session costs anything."""
+    state = request.session.get(STATE)
+    if not isinstance(state, dict) or time.time() < state.get("due", 0):
+        return None
+    provider = get_provider(state.get("provider"))
+    if provider is None or not provider.session_recheck_seconds:
+        # The recheck (or the provider) was turned off since this sign-in.
+        request.session.pop(STATE, None)
+        return None
+    try:
+        # Discovery before the lock, so the lock only has to outlast the token request.
+        provider.metadata()
+    except SignInError:
+        pass  # the refresh below meets it again and counts it as an outage
+    lock = "oidc:recheck-lock:" + hashlib.sha256(request.session.session_key.encode()).hexdigest()
+    if not _acquire(lock):
+        logger.info("session recheck of %r skipped: another request of the session holds the lock",
+                    request.user.username)
+        return None
+    try:
+        row = OIDCSession.objects.filter(session_key=request.session.session_key).first()
+        if row is None:
+            return "session_gone"
+        now = timezone.now()
+        if row.recheck_due_at is not None and row.recheck_due_at > now:
+            # Another request of this session refreshed while this one waited: take its result.
+            _schedule(request, provider, row.recheck_due_at)
+            request.user.refresh_from_db()
+            return None
+        return _refresh(request, provider, row, now)
+    finally:
+        cache.delete(lock)
+
+
+def _acquire(lock):
+    """Take the session's lock, waiting briefly while another request holds it."""
+    deadline = time.monotonic() + min(LOCK_WAIT_SECONDS, settings.OIDC_TIMEOUT)
+    # Held a bit longer than the one provider call it guards can take.
+    while not cache.add(lock, 1, settings.OIDC_TIMEOUT + 5):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _refresh(request, provider, row, now):
+    username = request.user.username
+    token = sealed.unseal(row.refresh_token)
+    if token is None:
+        logger.warning("session recheck of %r at %s: no refresh token stored (offline_access not granted, "
+                       "or SECRET_KEY changed)", username, provider.name)
+        return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
+    try:
+        tokens = provider.refresh(token)
+    except SignInError as error:
+        return _failed(request, provider, row, now, error)
+    # At once: the rotated token is the only one the provider still honours.
+    row.refresh_token = sealed.seal(tokens.get("refresh_token") or token)
+    row.recheck_due_at = now + timedelta(seconds=provider.session_recheck_seconds)
+    row.recheck_failing_since, row.recheck_failures = None, 0
+    row.save(update_fields=["refresh_token", "recheck_due_at", "recheck_failing_since", "recheck_failures"])
+    try:
+        _apply(request, provider, row, tokens)
+    except SignInError as error:
+        reason = _failed(request, provider, row, now, error)
+        if reason is not None:
+            revoke_quietly(provider, tokens.get("refresh_token") or token)
+        return reason
+    _schedule(request, provider, row.recheck_due_at)
+    logger.debug("session recheck of %r at %s: confirmed", username, provider.name)
+    return None
+
+
+def _apply(request, provider, row, tokens):
+    """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
+    if tokens.get("id_token"):
+        payload = provider.validate_refreshed_id_token(tokens["id_token"], row.subject)
+        if payload["iss"] != row.issuer:
+            raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
+    else:
+        # An ID token is optional in a refresh response (OpenID Connect Core 12.2): userinfo speaks.
+        payload = {"iss": row.issuer, "sub": row.subject}
+    backend = OIDCBackend()
+    backend.request, backend.provider = request, provider
+    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
+    role = resolve_role(provider, claims)
+    backend.update_user(request.user, claims, role)
+    identity = Identity.objects.filter(issuer=row.issuer, subject=row.subject, user=request.user).first()
+    if identity is not None:
+        backend.record_identity(identity, claims)
+
+
+def _failed(request, provider, row, now, error):
+    """A refresh that did not work: end the session, or keep it through an outage with back-off."""
+    username = request.user.username
+    if error.reason not in OUTAGE:
+        reason = REFUSED.get(error.reason, "recheck_invalid")
+        level = logging.ERROR if reason == "recheck_client" else logging.WARNING
+        logger.log(level, "session recheck of %r at %s refused: reason=%s %s%s", username, provider.name,
+                   error.reason, error.detail, " (a configuration error)" if reason == "recheck_client" else "")
+        return _ended(request, provider, row, reason, f"{error.reason}: {error.detail}")
+    first = row.recheck_failing_since or now
+    failures = row.recheck_failures + 1
+    grace_ends = first + timedelta(seconds=provider.session_recheck_grace_seconds)
+    if now >= grace_ends:
+        logger.warning("session recheck of %r at %s: unreachable since %s, past the grace period: %s",
+                       username, provider.name, first.isoformat(), error.detail)
+        return _ended(request, provider, row, "recheck_unreachable", f"since {first.isoformat()}: {error.detail}")
+    delay = min(provider.session_recheck_seconds, BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 20))
+    row.recheck_due_at = min(now + timedelta(seconds=delay), grace_ends)
+    row.recheck_failing_since, row.recheck_failures = first, failures
+    row.save(update_fields=["recheck_due_at", "recheck_failing_since", "recheck_failures"])
+    _schedule(request, provider, row.recheck_due_at)
+    logger.warning("session recheck of %r at %s failed (%s, attempt %d): %s; retry in %ds, the session "
+                   "ends at %s", username, provider.name, error.reason, failures, error.detail, delay,
+                   grace_ends.isoformat())
+    return None
+
+
+def _ended(request, provider, row, reason, detail):
+    """The sign-in history shows why the session ended; returns ``reason``."""
+    history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
+                   reason=reason, detail=detail, provider=provider.name, subject=row.subject)
+    return reason
+
+
+# --- at logout --------------------------------------------------------------------------------
+def revoke_quietly(provider, token):
+    """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
+    try:
+        if provider.revoke(token):
+            logger.info("refresh token revoked at %s", provider.name)
+    except SignInError as error:
+        logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
+
+
+def revoke_at_logout(oidc_session):
+    """The session ``oidc_session`` indexes was logged out: revoke its refresh token at the provider."""
+    if oidc_session is None or not oidc_session.refresh_token:
+        return
+    token = sealed.unseal(oidc_session.refresh_token)
+    provider = get_provider(oidc_session.provider) if oidc_session.provider else None
+    if token and provider is not None:
+        revoke_quietly(provider, token)
