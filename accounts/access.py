@@ -3,19 +3,28 @@
 Content code (``library/``) and the JSON API ask this module; nothing here knows how a
 sign-in happened at the provider. ``check_session`` runs before every view (through
 ``accounts.middleware.SessionPolicyMiddleware``) and ends a session that may no longer be
-used; ``has_role`` and ``role_required`` are the role checks content views use.
+used; ``has_role`` and ``role_required`` are the role checks content views use; ``decide``
+turns a JSON API request's credentials (session, client or device token, legacy bearer,
+HTTP Basic) into an ``Access``, and ``api_view`` is the decorator every JSON endpoint wears.
 """
 
 import logging
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
-from accounts import recheck
-from accounts.models import Role
+from accounts import apiauth, recheck
+from accounts import tokens as password_tokens
+from accounts.models import Role, SignInEvent
+from accounts.passwords import PasswordRefused, sign_in_with_password
+from devices import tokens as client_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,176 @@ def role_required(role):
                     f"This needs the {role} role and your account has the {request.user.role} role. "
                     "Ask an administrator if you need more access."
                 )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# --- scopes -------------------------------------------------------------------------------
+SCOPES = (
+    "me.read",
+    "me.write",
+    "platforms.read",
+    "platforms.write",
+    "roms.read",
+    "roms.write",
+    "users.read",
+    "users.write",
+)
+_ROLE_SCOPES = {
+    Role.VIEWER: frozenset({"me.read", "me.write", "platforms.read", "roms.read"}),
+}
+_ROLE_SCOPES[Role.EDITOR] = _ROLE_SCOPES[Role.VIEWER] | {"platforms.write", "roms.write"}
+_ROLE_SCOPES[Role.ADMIN] = _ROLE_SCOPES[Role.EDITOR] | {"users.read", "users.write"}
+
+
+def scopes_for_role(role):
+    """The scopes ``role`` grants (SPEC section 6); an unknown role grants none."""
+    return _ROLE_SCOPES.get(role, frozenset())
+
+
+def lowest_role_with(scope):
+    """The lowest role that grants ``scope``, or None."""
+    return next((role for role in Role.values if scope in _ROLE_SCOPES[role]), None)
+
+
+# --- what a request may do ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Access:
+    """Who is calling and what they may do now.
+
+    ``scopes`` are the credential's granted scopes AND the owner's current role's scopes
+    (a session, the legacy bearer and Basic carry their role's scopes).
+    """
+
+    user: object
+    credential: str  # "session" | "client_token" | "device_token" | "legacy_bearer" | "basic"
+    scopes: frozenset
+    token: object = None
+    device: object = None
+
+    def allows(self, scope):
+        return scope in self.scopes
+
+    def lacking(self, scope):
+        """Why ``scope`` is missing: ``"role"`` (the owner's role lacks it) or ``"token"``."""
+        return "role" if scope not in scopes_for_role(self.user.role) else "token"
+
+
+TOKEN_INVALID = (
+    "The app token is unknown, expired or revoked. Create a new one on your profile page (/profile), "
+    "or pair the app again."
+)
+NOT_SIGNED_IN = "Not signed in."
+
+
+def decide(request):
+    """THE one answer to "what may this request do": ``Access``, ``None`` (anonymous) or a refusal.
+
+    Credentials in the Authorization header win over the session cookie. Bearer values shaped
+    like ``rmm_`` + 64 hex are client or device tokens, which work with DISABLE_USERPASS_LOGIN;
+    other bearer values are /api/token's password-grant tokens, which, like HTTP Basic, stop
+    under it. A cookie-authenticated unsafe request must pass Django's CSRF check.
+    """
+    scheme, credentials = apiauth.authorization(request)
+    if scheme == "bearer":
+        if client_tokens.looks_like_client_token(credentials):
+            return _client_token(credentials)
+        return _legacy_bearer(credentials)
+    if scheme == "basic":
+        return _basic(request, credentials)
+    if scheme:
+        logger.warning("API request refused: unsupported Authorization scheme %r", scheme[:20])
+        return apiauth.refusal(apiauth.UNKNOWN_SCHEME)
+    if request.method not in apiauth.SAFE_METHODS:
+        refused = apiauth.csrf_refusal(request)
+        if refused is not None:
+            return refused
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return Access(user=user, credential="session", scopes=scopes_for_role(user.role))
+
+
+def _client_token(raw):
+    token, why = client_tokens.find(raw)
+    if token is None:
+        logger.warning("API client token refused: %s", why)
+        return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
+    credential = "device_token" if token.device_id else "client_token"
+    return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)
+
+
+def _legacy_bearer(raw):
+    if settings.DISABLE_USERPASS_LOGIN:
+        logger.warning("API bearer token refused: DISABLE_USERPASS_LOGIN is set")
+        return apiauth.refusal(apiauth.BEARER_DISABLED)
+    token = password_tokens.find(raw)
+    if token is None:
+        logger.warning("API bearer token refused: unknown, expired or revoked")
+        return apiauth.refusal(apiauth.BEARER_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    return Access(user=token.user, credential="legacy_bearer", scopes=scopes_for_role(token.user.role), token=token)
+
+
+def _basic(request, credentials):
+    pair = apiauth.basic_credentials(credentials)
+    if pair is None:
+        logger.warning("API HTTP Basic refused: malformed header")
+        return apiauth.refusal(apiauth.BASIC_MALFORMED)
+    try:
+        user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
+    except PasswordRefused as error:
+        return apiauth.password_refusal(error)
+    return Access(user=user, credential="basic", scopes=scopes_for_role(user.role))
+
+
+def scope_refusal(access, scope):
+    """The 403 naming the missing ``scope`` and whether the token or the role lacks it."""
+    if access.lacking(scope) == "role":
+        needed = lowest_role_with(scope)
+        detail = (
+            f"This needs the {scope} scope, which the {needed} role grants; your account has the "
+            f"{access.user.role} role. Ask an administrator if you need more access."
+        )
+    else:
+        detail = (
+            f"This needs the {scope} scope, which this token was not granted. Create a token with "
+            f"{scope} on your profile page (/profile)."
+        )
+    logger.warning(
+        "API request refused: scope %s missing (%s lacks it) account=%r", scope, access.lacking(scope),
+        access.user.username,
+    )
+    return JsonResponse({"detail": detail}, status=403)
+
+
+def api_view(*methods, scope=None):
+    """Decorator for JSON API views: allowed methods, then ``decide``, then the scope, then the view.
+
+    ``scope`` is one scope for every method, or a dict method -> scope (a method missing from
+    the dict needs none). Sets ``request.access`` (an ``Access`` or None) and ``request.user``.
+    """
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return apiauth.method_not_allowed(request, methods)
+            access = decide(request)
+            if isinstance(access, HttpResponse):
+                return access
+            request.access = access
+            request.user = access.user if access is not None else AnonymousUser()
+            needed = scope.get(request.method) if isinstance(scope, dict) else scope
+            if needed is not None:
+                if access is None:
+                    return apiauth.refusal(NOT_SIGNED_IN)
+                if not access.allows(needed):
+                    return scope_refusal(access, needed)
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -9,9 +9,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from accounts import tokens
+from accounts.access import api_view
 from accounts.apiauth import (
     BASIC_MALFORMED,
-    api_view,
     authorization,
     basic_credentials,
     method_not_allowed,
@@ -24,6 +24,11 @@ from accounts.provider import get_provider, providers
 from accounts.recheck import revoke_at_logout
 from accounts.sessions import forget_session
 from accounts.setup import wizard_open
+from devices.models import ClientToken
+
+
+def revoke_client_token(token):
+    ClientToken.objects.filter(pk=token.pk).update(revoked=True)
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +46,13 @@ def user_json(user):
     }
 
 
-@api_view("GET")
+@api_view("GET", scope="me.read")
 def users_me(request):
-    """``/api/users/me``: the signed-in account, or 401."""
-    if not request.user.is_authenticated:
-        return refusal("Not signed in.")
-    return JsonResponse(user_json(request.user))
+    """``/api/users/me``: the signed-in account (and the device, for a device's token), or 401."""
+    body = user_json(request.user)
+    if request.access.device is not None:
+        body["current_device_id"] = request.access.device.pk
+    return JsonResponse(body)
 
 
 @csrf_exempt
@@ -73,9 +79,14 @@ def login(request):
 @api_view("POST")
 def logout(request):
     """``/api/logout``: ends the session, or revokes the bearer token the request used."""
-    if request.api_token is not None:
-        ApiToken.objects.filter(pk=request.api_token.pk).update(revoked=True)
+    access = request.access
+    if access is not None and access.credential == "legacy_bearer":
+        ApiToken.objects.filter(pk=access.token.pk).update(revoked=True)
         logger.info("API token of %r revoked by /api/logout", request.user.username)
+        return JsonResponse({"detail": "Token revoked."})
+    if access is not None and access.credential in ("client_token", "device_token"):
+        revoke_client_token(access.token)
+        logger.info("client token %s of %r revoked by /api/logout", access.token.pk, request.user.username)
         return JsonResponse({"detail": "Token revoked."})
     session_key = request.session.session_key
     oidc_session = OIDCSession.objects.filter(session_key=session_key or "").first()

@@ -1,6 +1,7 @@
-"""Who is calling the JSON API: the session, ``Authorization: Bearer <token>`` or HTTP Basic.
+"""The JSON API's wire details: the Authorization header, the refusal JSON, CSRF, 405.
 
-Bearer and Basic requests carry their own credentials, which a browser never adds to a
+Who the caller is and what they may do is decided in ``accounts.access.decide``; this module
+only reads and answers HTTP. Bearer and Basic requests carry their own credentials, which a browser never adds to a
 cross-site request, so they skip the CSRF check; a request that relies on the session cookie
 gets Django's CSRF check on every unsafe method, as a form would. No answer ever challenges
 with ``WWW-Authenticate: Basic``: a browser would then prompt, remember the password and
@@ -10,16 +11,9 @@ attach it to cross-site requests too, making Basic as ambient as a cookie.
 import base64
 import binascii
 import logging
-from functools import wraps
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.views.decorators.csrf import csrf_exempt
-
-from accounts import tokens
-from accounts.models import SignInEvent
-from accounts.passwords import PasswordRefused, sign_in_with_password
 
 logger = logging.getLogger(__name__)
 
@@ -63,38 +57,6 @@ def password_refusal(error):
     return refusal(error.message)
 
 
-def authenticate(request):
-    """Set ``request.user`` (and ``request.api_token``) from the credentials; a response if refused."""
-    request.api_token = None
-    scheme, credentials = authorization(request)
-    if scheme == "bearer":
-        if settings.DISABLE_USERPASS_LOGIN:
-            logger.warning("API bearer token refused: DISABLE_USERPASS_LOGIN is set")
-            return refusal(BEARER_DISABLED)
-        token = tokens.find(credentials)
-        if token is None:
-            logger.warning("API bearer token refused: unknown, expired or revoked")
-            return refusal(BEARER_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
-        request.user, request.api_token = token.user, token
-        return None
-    if scheme == "basic":
-        pair = basic_credentials(credentials)
-        if pair is None:
-            logger.warning("API HTTP Basic refused: malformed header")
-            return refusal(BASIC_MALFORMED)
-        try:
-            request.user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
-        except PasswordRefused as error:
-            return password_refusal(error)
-        return None
-    if scheme:
-        logger.warning("API request refused: unsupported Authorization scheme %r", scheme[:20])
-        return refusal(UNKNOWN_SCHEME)
-    if request.method not in SAFE_METHODS:
-        return csrf_refusal(request)
-    return None
-
-
 def csrf_refusal(request):
     """A 403 JSON answer when a cookie-authenticated unsafe request fails Django's CSRF check."""
     check = CsrfViewMiddleware(lambda request: None)
@@ -112,22 +74,3 @@ def method_not_allowed(request, methods):
     response = JsonResponse({"detail": f"Method {request.method} is not allowed."}, status=405)
     response["Allow"] = ", ".join(methods)
     return response
-
-
-def api_view(*methods):
-    """Decorator for JSON API views: allowed methods, then credentials, then the view."""
-
-    def decorator(view):
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                return method_not_allowed(request, methods)
-            refused = authenticate(request)
-            if refused is not None:
-                return refused
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator

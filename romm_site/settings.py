@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "mozilla_django_oidc",
     "accounts",
+    "devices",
     "library",
 ]
 
@@ -157,6 +158,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "accounts": {"handlers": ["console"], "level": LOG_LEVEL},
+        "devices": {"handlers": ["console"], "level": LOG_LEVEL},
         "library": {"handlers": ["console"], "level": LOG_LEVEL},
         "romm_site": {"handlers": ["console"], "level": LOG_LEVEL},
         # Unexpected errors (500s, with their traceback), refused hosts and suspicious requests:

@@ -1,0 +1,118 @@
+"""Client API tokens as data: ``rmm_`` + 64 hex, stored only as SHA-256, found by that hash.
+
+``find`` is on every token-authenticated request: one query (token, owner and device
+together) and a write only when ``last_used_at`` / ``last_seen_at`` is five minutes old.
+"""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from devices.models import ClientToken, Device
+
+PREFIX = "rmm_"
+SHAPE = re.compile(r"rmm_[0-9a-f]{64}")
+# How often last_used_at (token) and last_seen_at (device) are written for a token in use.
+TOUCH_EVERY = timedelta(minutes=5)
+EXPIRY_CHOICES = {
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "1y": timedelta(days=365),
+    "never": None,
+}
+
+
+def digest(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def looks_like_client_token(raw):
+    return bool(SHAPE.fullmatch(raw or ""))
+
+
+def new_raw():
+    return PREFIX + secrets.token_hex(32)
+
+
+def expiry(choice, now=None):
+    """The ``expires_at`` for an ``expires_in`` choice (None: never)."""
+    delta = EXPIRY_CHOICES[choice]
+    return None if delta is None else (now or timezone.now()) + delta
+
+
+def create(user, name, scopes, expires_at, device=None):
+    """A new token; returns the raw value (shown once) and the row."""
+    raw = new_raw()
+    token = ClientToken.objects.create(
+        user=user, name=name, scopes=sorted(scopes), token_hash=digest(raw), expires_at=expires_at, device=device
+    )
+    return raw, token
+
+
+def rotate(token):
+    """Give ``token`` a new raw value; the old one stops working at once. Returns the new value."""
+    raw = new_raw()
+    ClientToken.objects.filter(pk=token.pk).update(token_hash=digest(raw))
+    token.token_hash = digest(raw)
+    return raw
+
+
+def find(raw):
+    """``(token, None)`` for a live token with this raw value, else ``(None, why)``.
+
+    ``why`` is ``unknown``, ``revoked``, ``expired`` or ``inactive`` (the owner is deactivated),
+    for the operator's log line; the caller answers all four the same way.
+    """
+    if not looks_like_client_token(raw):
+        return None, "unknown"
+    token = ClientToken.objects.select_related("user", "device").filter(token_hash=digest(raw)).first()
+    if token is None:
+        return None, "unknown"
+    now = timezone.now()
+    if token.revoked:
+        return None, "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return None, "expired"
+    if not token.user.is_active:
+        return None, "inactive"
+    touch(token, now)
+    return token, None
+
+
+def touch(token, now):
+    """Write last use (and the device's last seen) when the stored value is five minutes old."""
+    stale = now - TOUCH_EVERY
+    if token.last_used_at is None or token.last_used_at < stale:
+        ClientToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    device = token.device
+    if device is not None and (device.last_seen_at is None or device.last_seen_at < stale):
+        Device.objects.filter(pk=device.pk).filter(
+            Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=stale)
+        ).update(last_seen_at=now)
+        device.last_seen_at = now
+
+
+def live(user):
+    """The owner's tokens that still work (not revoked, not expired)."""
+    now = timezone.now()
+    return ClientToken.objects.filter(user=user, revoked=False).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def revoke_all(user):
+    """Revoke every client token of ``user`` (deactivation); returns how many."""
+    return ClientToken.objects.filter(user=user, revoked=False).update(revoked=True)
+
+
+def owner_saved(sender, instance, **kwargs):
+    """An account saved as inactive keeps no client token, even once reactivated."""
+    if not instance.is_active:
+        revoke_all(instance)
