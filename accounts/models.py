@@ -162,6 +162,9 @@ class SignInEvent(models.Model):
         TOKEN = "token", "API token grant"
         LINK = "link", "Break-glass link"
         ROLE = "role", "Role change"
+        APP_TOKEN = "app_token", "App token"
+        DEVICE = "device", "Device sign-in"
+        PAIRING = "pairing", "Pairing code"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

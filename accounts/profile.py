@@ -1,4 +1,4 @@
-"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens."""
+"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens, apps."""
 
 import logging
 
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import history, tokens
 from accounts.models import SignInEvent, email_key
 from accounts.provider import providers
+from devices.profile import apps_context
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +78,22 @@ def profile(request):
             return HttpResponseRedirect("/profile")
     if form.errors:
         user.email = old_email  # the page shows the stored address next to the refused one
+    return render_profile(request, form=form, status=400 if form.errors else 200)
+
+
+def render_profile(request, form=None, status=200, **apps):
+    """The profile page; ``apps`` are the apps-and-devices parts (a new token, a pairing code, a form)."""
+    user = request.user
     identities = list(user.identities.order_by("provider", "created_at"))
     linked = {identity.provider for identity in identities}
     context = {
-        "form": form,
+        "form": form or EmailForm(instance=user),
         "identities": identities,
         "linkable": [p for p in providers() if p.name not in linked],
         "live_tokens": user.api_tokens.filter(revoked=False, expires_at__gt=timezone.now()).count(),
+        **apps_context(request, **apps),
     }
-    return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
+    return render(request, "accounts/profile.html", context, status=status)
 
 
 @login_required

@@ -5,19 +5,27 @@ together) and a write only when ``last_used_at`` / ``last_seen_at`` is five minu
 """
 
 import hashlib
+import logging
 import re
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import history
+from accounts.models import SignInEvent
 from devices.models import ClientToken, Device
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "rmm_"
 SHAPE = re.compile(r"rmm_[0-9a-f]{64}")
 # How often last_used_at (token) and last_seen_at (device) are written for a token in use.
 TOUCH_EVERY = timedelta(minutes=5)
+MAX_PER_PERSON = 25
 EXPIRY_CHOICES = {
     "30d": timedelta(days=30),
     "90d": timedelta(days=90),
@@ -50,6 +58,23 @@ def create(user, name, scopes, expires_at, device=None):
     token = ClientToken.objects.create(
         user=user, name=name, scopes=sorted(scopes), token_hash=digest(raw), expires_at=expires_at, device=device
     )
+    return raw, token
+
+
+def create_limited(request, name, scopes, expires_in):
+    """Make a token within the 25 limit; ``(raw, token)`` or None when the limit is reached."""
+    user = request.user
+    with transaction.atomic():
+        # The owner's row lock serialises concurrent creations, so the count stays true.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if live(user).count() >= MAX_PER_PERSON:
+            return None
+        raw, token = create(user, name, scopes, expiry(expires_in))
+    history.record(
+        request, SignInEvent.Method.APP_TOKEN, SignInEvent.Outcome.CHANGED, user=user,
+        reason="token_created", detail=f"token {token.pk} {' '.join(token.scopes)}",
+    )
+    logger.info("client token %s created for %r with %s", token.pk, user.username, token.scopes)
     return raw, token
 
 

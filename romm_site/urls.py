@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/logout/", RedirectView.as_view(url="/logout"), name="admin_logout_redirect"),
     path("admin/", admin.site.urls),
     path("library/", include("library.urls")),
+    path("", include("devices.urls")),
     path("", include("accounts.urls")),
 ]

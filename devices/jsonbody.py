@@ -1,0 +1,72 @@
+"""Reading the body of an app's request: a JSON object, or the RFC's form encoding."""
+
+import json
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from functools import wraps
+
+from accounts.apiauth import method_not_allowed
+
+
+class BadBody(Exception):
+    """The body cannot be read; ``str(error)`` is the sentence for the person."""
+
+
+def read(request, allow_form=False):
+    """The body as a dict: JSON (an object), or form fields when ``allow_form`` and form-encoded."""
+    content_type = request.content_type or ""
+    if allow_form and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {key: request.POST.get(key) for key in request.POST}
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadBody("The body is not valid JSON: send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise BadBody("The body must be a JSON object.")
+    return body
+
+
+def text(body, field, limit, required=True):
+    """A string field, stripped; BadBody naming the field when missing, not a string or too long."""
+    value = body.get(field)
+    if value is None or value == "":
+        if required:
+            raise BadBody(f"{field} is required.")
+        return ""
+    if not isinstance(value, str):
+        raise BadBody(f"{field} must be a string.")
+    value = value.replace("\x00", "").strip()
+    if required and not value:
+        raise BadBody(f"{field} is required.")
+    if len(value) > limit:
+        raise BadBody(f"{field} is longer than {limit} characters.")
+    return value
+
+
+def no_store(response):
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def public_api(*methods):
+    """For the endpoints an app calls before it has a token: methods only, no CSRF (no cookie used)."""
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                return method_not_allowed(request, methods)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def detail(sentence, status):
+    return JsonResponse({"detail": sentence}, status=status)

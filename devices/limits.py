@@ -1,0 +1,27 @@
+"""Per-address request limits for the unauthenticated app endpoints, in the shared cache.
+
+A counter per (endpoint, address, minute) made with ``cache.add`` and bumped with
+``cache.incr``, both atomic in Redis, so several processes share one count (``CACHE_URL``).
+"""
+
+import hashlib
+import time
+
+from django.core.cache import cache
+
+from accounts.history import client_address
+
+WINDOW = 60
+
+
+def allow(request, name, per_minute):
+    """Count this request; False once the address has made ``per_minute`` of them this minute."""
+    address = hashlib.sha256((client_address(request) or "-").encode()).hexdigest()
+    key = f"devices-limit:{name}:{address}:{int(time.time()) // WINDOW}"
+    cache.add(key, 0, WINDOW * 2)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, WINDOW * 2)
+        count = 1
+    return count <= per_minute

@@ -1,0 +1,282 @@
+"""RFC 8628 on RomM's paths: init, the approval page, polling, and every refusal."""
+
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Role, SignInEvent, User
+from devices.models import ClientToken, Device, DeviceAuthorization
+from tests.conftest import sign_in
+from tests.devices.helpers import bearer, frank, post_json, signed_in, vera  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE = {
+    "client_device_identifier": "deck-42",
+    "name": "Steam Deck",
+    "client": "grout",
+    "platform": "linux",
+    "client_version": "1.2.0",
+    "requested_scopes": ["me.read", "roms.read", "roms.write"],
+}
+
+
+def init(address="10.0.0.1", **changes):
+    body = {k: v for k, v in {**DEVICE, **changes}.items() if v is not None}
+    return post_json(Client(REMOTE_ADDR=address), "/api/auth/device/init", body)
+
+
+def poll(device_code, form=False, address="10.0.0.1", **extra):
+    client = Client(REMOTE_ADDR=address)
+    if form:
+        return client.post("/api/auth/device/token", {"grant_type": GRANT, "device_code": device_code, **extra})
+    return post_json(client, "/api/auth/device/token", {"device_code": device_code, **extra})
+
+
+def wait_interval():
+    """As if the device waited its interval since the last poll."""
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(seconds=3600))
+
+
+def approve(user, user_code, decision="approve"):
+    return signed_in(user).post("/pair/device", {"user_code": user_code, "decision": decision})
+
+
+def test_init_answers_romms_fields(settings):
+    settings.ROMM_BASE_URL = "https://romm.example.com"
+    response = init()
+    assert response.status_code == 201 and response["Cache-Control"] == "no-store"
+    body = response.json()
+    code = body["user_code"]
+    assert len(code) == 9 and code[4] == "-"
+    assert len(body["device_code"]) == 64 and int(body["device_code"], 16) >= 0
+    assert body["verification_path"] == "/pair/device"
+    assert body["verification_path_complete"] == "/pair/device?" + urlencode({"user_code": code})
+    assert body["verification_uri"] == "https://romm.example.com/pair/device"
+    assert body["verification_uri_complete"] == "https://romm.example.com" + body["verification_path_complete"]
+    assert (body["expires_in"], body["interval"]) == (600, 5)
+    row = DeviceAuthorization.objects.get()
+    assert body["device_code"] not in str(list(DeviceAuthorization.objects.values()))
+    assert row.status == "pending" and row.requested_scopes == ["me.read", "roms.read", "roms.write"]
+
+
+@pytest.mark.parametrize(
+    "changes,sentence",
+    [
+        ({"client_device_identifier": None}, "client_device_identifier is required."),
+        ({"name": ""}, "name is required."),
+        ({"client": 3}, "client must be a string."),
+        ({"requested_scopes": None}, "requested_scopes must be a non-empty list"),
+        ({"requested_scopes": ["roms.read", "root"]}, "'root' is not a scope"),
+        ({"name": "n" * 101}, "name is longer than 100 characters."),
+    ],
+)
+def test_init_refuses_bad_bodies_naming_the_field(db, changes, sentence):
+    response = init(**changes)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert sentence in response.json()["error_description"]
+    assert not DeviceAuthorization.objects.exists()
+
+
+def test_init_ten_a_minute_per_address(db):
+    for _ in range(10):
+        assert init().status_code == 201
+    response = init()
+    assert response.status_code == 429 and "Wait a minute" in response.json()["detail"]
+    assert DeviceAuthorization.objects.count() == 10
+    assert init(address="10.0.0.9").status_code == 201
+
+
+def test_the_whole_flow_json(frank, caplog):
+    body = init().json()
+    pending = poll(body["device_code"])
+    assert pending.status_code == 400
+    assert pending.json() == {
+        "error": "authorization_pending", "detail": "authorization_pending",
+        "error_description": "The person has not approved this device yet: keep polling.",
+    }
+    page = signed_in(frank).get("/pair/device", {"user_code": body["user_code"]})
+    html = page.content.decode()
+    assert page.status_code == 200 and "Steam Deck" in html and "grout" in html and "linux" in html
+    assert approve(frank, body["user_code"]).status_code == 302
+    wait_interval()
+    with caplog.at_level(logging.INFO):
+        response = poll(body["device_code"])
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    token = response.json()
+    assert set(token) == {"access_token", "token_type", "device_id", "scopes", "expires_at"}
+    assert token["token_type"] == "Bearer" and token["scopes"] == ["me.read", "roms.read", "roms.write"]
+    device = Device.objects.get()
+    assert token["device_id"] == device.pk
+    assert (device.user, device.name, device.client, device.platform, device.client_version) == (
+        frank, "Steam Deck", "grout", "linux", "1.2.0")
+    me = Client().get("/api/users/me", **bearer(token["access_token"]))
+    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == device.pk
+    assert token["access_token"] not in caplog.text and body["device_code"] not in caplog.text
+    wait_interval()
+    again = poll(body["device_code"])  # a second success is impossible
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert ClientToken.objects.count() == 1
+    event = SignInEvent.objects.get(method="device")
+    assert (event.outcome, event.reason, event.user) == ("success", "device_approved", frank)
+
+
+def test_the_rfc_form_encoding(frank):
+    body = init().json()
+    assert poll(body["device_code"], form=True).json()["error"] == "authorization_pending"
+    approve(frank, body["user_code"])
+    wait_interval()
+    response = poll(body["device_code"], form=True)
+    assert response.status_code == 200 and response.json()["access_token"].startswith("rmm_")
+
+
+def test_form_with_another_grant_type_is_refused(db):
+    body = init().json()
+    response = Client().post("/api/auth/device/token", {"grant_type": "password", "device_code": body["device_code"]})
+    assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+
+
+def test_missing_device_code_is_invalid_request(db):
+    response = post_json(Client(), "/api/auth/device/token", {})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert "device_code is required." in response.json()["error_description"]
+
+
+def test_unknown_device_code_is_invalid_grant(db):
+    response = poll("0" * 64)
+    assert response.status_code == 400 and response.json()["detail"] == "invalid_grant"
+
+
+def test_polling_too_fast_slows_down_and_the_interval_grows(db):
+    body = init().json()
+    assert poll(body["device_code"]).json()["error"] == "authorization_pending"
+    fast = poll(body["device_code"])
+    assert fast.status_code == 400 and fast.json()["detail"] == "slow_down"
+    assert "wait 10 seconds" in fast.json()["error_description"]
+    assert DeviceAuthorization.objects.get().interval == 10
+    assert poll(body["device_code"]).json()["error"] == "slow_down"
+    assert DeviceAuthorization.objects.get().interval == 15  # remembered and growing
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(seconds=12))
+    assert poll(body["device_code"]).json()["error"] == "slow_down"  # 12 s < 15 s
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(seconds=21))
+    assert poll(body["device_code"]).json()["error"] == "authorization_pending"  # 21 s >= 20 s
+
+
+def test_denied_device_gets_access_denied_and_no_token(frank):
+    body = init().json()
+    assert approve(frank, body["user_code"], decision="deny").status_code == 302
+    wait_interval()
+    response = poll(body["device_code"])
+    assert response.status_code == 400 and response.json()["detail"] == "access_denied"
+    assert not ClientToken.objects.exists() and not Device.objects.exists()
+    assert approve(frank, body["user_code"]).status_code == 400  # no change of heart afterwards
+    event = SignInEvent.objects.get(method="device")
+    assert (event.outcome, event.reason) == ("refused", "device_denied")
+
+
+def test_expired_device_code(frank):
+    body = init().json()
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = poll(body["device_code"])
+    assert response.status_code == 400 and response.json()["detail"] == "expired_token"
+    page = signed_in(frank).get("/pair/device", {"user_code": body["user_code"]})
+    assert page.status_code == 404 and "unknown, expired or was already answered" in page.content.decode()
+    assert approve(frank, body["user_code"]).status_code == 400
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_sixty_polls_a_minute_per_address(db):
+    body = init().json()
+    for _ in range(60):
+        poll(body["device_code"])
+    response = poll(body["device_code"])
+    assert response.status_code == 429 and response.json()["error"] == "slow_down"
+
+
+def test_scopes_the_role_lacks_are_greyed_and_not_granted(vera):
+    body = init().json()
+    html = signed_in(vera).get("/pair/device", {"user_code": body["user_code"]}).content.decode()
+    assert 'class="muted lacking" data-scope="roms.write"' in html
+    assert 'class="" data-scope="roms.read"' in html
+    approve(vera, body["user_code"])
+    wait_interval()
+    assert poll(body["device_code"]).json()["scopes"] == ["me.read", "roms.read"]
+
+
+def test_role_granting_nothing_requested_cannot_approve(vera):
+    body = init(requested_scopes=["users.read"]).json()
+    html = signed_in(vera).get("/pair/device", {"user_code": body["user_code"]}).content.decode()
+    assert "nothing to approve" in html and 'value="approve"' not in html
+    approve(vera, body["user_code"])
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_device_token_narrows_when_the_owner_is_demoted(frank):
+    body = init().json()
+    approve(frank, body["user_code"])
+    wait_interval()
+    raw = poll(body["device_code"]).json()["access_token"]
+    User.objects.filter(pk=frank.pk).update(role=Role.VIEWER)
+    response = post_json(Client(), "/api/client-tokens", {"name": "x", "scopes": ["roms.write"]}, **bearer(raw))
+    assert response.status_code == 403
+
+
+def test_approving_a_device_again_replaces_its_token(frank):
+    raws = []
+    for _ in range(2):
+        body = init().json()
+        approve(frank, body["user_code"])
+        wait_interval()
+        raws.append(poll(body["device_code"]).json()["access_token"])
+    assert Device.objects.count() == 1
+    assert Client().get("/api/users/me", **bearer(raws[0])).status_code == 401
+    assert Client().get("/api/users/me", **bearer(raws[1])).status_code == 200
+
+
+def test_removing_a_device_on_the_profile_revokes_its_token(frank):
+    body = init().json()
+    approve(frank, body["user_code"])
+    wait_interval()
+    token = poll(body["device_code"]).json()
+    client = signed_in(frank)
+    assert "Steam Deck" in client.get("/profile").content.decode()
+    client.post(f"/profile/devices/{token['device_id']}/remove")
+    assert not Device.objects.exists()
+    assert Client().get("/api/users/me", **bearer(token["access_token"])).status_code == 401
+
+
+def test_a_signed_out_person_signs_in_through_the_provider_and_lands_on_the_code(authentik):
+    body = init().json()
+    client = Client()
+    response = client.get("/pair/device", {"user_code": body["user_code"]})
+    target = "/pair/device?" + urlencode({"user_code": body["user_code"]})
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == [target]
+    login_page = client.get(response["Location"]).content.decode()
+    assert "/api/login/openid?" + urlencode({"next": target}) in login_page.replace("&amp;", "&")
+    callback = sign_in(client, authentik, "bob", next=target)
+    assert callback.status_code == 302 and callback["Location"] == target
+    assert "Steam Deck" in client.get(target).content.decode()
+
+
+def test_approval_needs_csrf(frank):
+    body = init().json()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = browser.post("/pair/device", {"user_code": body["user_code"], "decision": "approve"})
+    assert response.status_code == 403
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_typing_the_code_on_the_page(frank):
+    body = init().json()
+    client = signed_in(frank)
+    assert 'name="user_code"' in client.get("/pair/device").content.decode()
+    typed = body["user_code"].replace("-", "").lower()
+    assert "Steam Deck" in client.get("/pair/device", {"user_code": typed}).content.decode()
+    wrong = client.get("/pair/device", {"user_code": "ZZZZ-ZZZZ"})
+    assert wrong.status_code == 404 and "unknown, expired" in wrong.content.decode()

@@ -1,0 +1,138 @@
+"""Pairing codes: make, status, exchange once, rotation, expiry, rate limit."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import SignInEvent, User
+from devices.codes import ALPHABET
+from devices.models import ClientToken, PairingCode
+from tests.devices.helpers import bearer, frank, post_json, signed_in, vera  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(frank):
+    client = signed_in(frank)
+    body = post_json(client, "/api/client-tokens", {"name": "Deck", "scopes": ["me.read", "roms.read"]}).json()
+    return client, body
+
+
+def make_code(client, token_id):
+    response = client.post(f"/api/client-tokens/{token_id}/pair")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def exchange(code, address="10.0.0.1"):
+    return post_json(Client(REMOTE_ADDR=address), "/api/client-tokens/exchange", {"code": code})
+
+
+def me(raw):
+    return Client().get("/api/users/me", **bearer(raw))
+
+
+def test_pair_then_exchange_hands_over_a_rotated_token_once(owner, caplog):
+    client, token = owner
+    body = make_code(client, token["id"])
+    assert body["expires_in"] == 60 and len(body["code"]) == 8 and set(body["code"]) <= set(ALPHABET)
+    assert client.get(f"/api/client-tokens/pair/{body['code']}/status").json()["status"] == "pending"
+    typed = f"{body['code'][:4].lower()}-{body['code'][4:]}"  # dash and case ignored
+    with caplog.at_level(logging.INFO):
+        response = exchange(typed)
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    raw = response.json()["raw_token"]
+    assert response.json()["id"] == token["id"] and raw != token["raw_token"]
+    assert me(raw).status_code == 200
+    assert me(token["raw_token"]).status_code == 401  # the copy shown at creation stops working
+    assert exchange(body["code"]).status_code == 400  # once
+    assert client.get(f"/api/client-tokens/pair/{body['code']}/status").status_code == 404
+    event = SignInEvent.objects.get(method="pairing")
+    assert (event.reason, event.detail) == ("pairing_exchanged", f"token {token['id']}")
+    ours = " ".join(r.getMessage() for r in caplog.records if r.name.startswith(("accounts", "devices")))
+    assert raw not in caplog.text and body["code"] not in ours
+    assert body["code"] not in str(list(PairingCode.objects.values()))
+
+
+def test_expired_code_is_refused_and_changes_nothing(owner):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    PairingCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = exchange(code)
+    assert response.status_code == 400 and "expired" in response.json()["detail"]
+    assert me(token["raw_token"]).status_code == 200
+    assert client.get(f"/api/client-tokens/pair/{code}/status").status_code == 404
+
+
+@pytest.mark.parametrize("typed", ["ABCD-EFGH", "short", "", "IIII0000", "x" * 21])
+def test_wrong_codes_are_refused(owner, typed):
+    client, token = owner
+    make_code(client, token["id"])
+    response = exchange(typed)
+    assert response.status_code == 400 and response.json()["detail"]
+    assert me(token["raw_token"]).status_code == 200
+
+
+def test_a_new_code_replaces_the_earlier_one(owner):
+    client, token = owner
+    first = make_code(client, token["id"])["code"]
+    second = make_code(client, token["id"])["code"]
+    assert exchange(first).status_code == 400
+    assert exchange(second).status_code == 200
+
+
+def test_code_of_a_revoked_token_gives_nothing(owner):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    ClientToken.objects.update(revoked=True)
+    assert exchange(code).status_code == 400
+
+
+def test_code_of_a_deactivated_owner_gives_nothing(owner, frank):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    User.objects.filter(pk=frank.pk).update(is_active=False)
+    assert exchange(code).status_code == 400
+
+
+def test_five_exchanges_a_minute_per_address(owner, caplog):
+    client, token = owner
+    for _ in range(5):
+        assert exchange("ABCD-EFGH").status_code == 400
+    code = make_code(client, token["id"])["code"]
+    with caplog.at_level(logging.WARNING, logger="devices"):
+        response = exchange(code)
+    assert response.status_code == 429 and "Wait a minute" in response.json()["detail"]
+    assert "rate limited" in caplog.text
+    assert me(token["raw_token"]).status_code == 200  # the refused try changed nothing
+    assert exchange(code, address="10.0.0.2").status_code == 200  # another address has its own count
+
+
+def test_status_is_only_for_the_owner(owner, vera):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    assert signed_in(vera).get(f"/api/client-tokens/pair/{code}/status").status_code == 404
+    assert Client().get(f"/api/client-tokens/pair/{code}/status").status_code == 401
+
+
+def test_exchange_needs_no_csrf_and_no_credentials(owner):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    response = post_json(Client(enforce_csrf_checks=True), "/api/client-tokens/exchange", {"code": code})
+    assert response.status_code == 200
+
+
+def test_exchange_is_post_only(db):
+    assert Client().get("/api/client-tokens/exchange").status_code == 405
+
+
+def test_pair_page_shows_the_code_without_spending_it(owner):
+    client, token = owner
+    code = make_code(client, token["id"])["code"]
+    page = Client().get(f"/pair?code={code}")
+    assert page.status_code == 200 and f"{code[:4]}-{code[4:]}" in page.content.decode()
+    assert exchange(code).status_code == 200
