@@ -1,10 +1,10 @@
 """Reading the body of an app's request: a JSON object, or the RFC's form encoding."""
 
 import json
+from functools import wraps
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from functools import wraps
 
 from accounts.apiauth import method_not_allowed
 

@@ -6,6 +6,7 @@ again, so a new raw token or pairing code is shown once and never travels in a U
 
 import logging
 
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,8 +14,6 @@ from django.http import HttpResponseRedirect
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
-
-import segno
 
 from devices import codes, pairing, tokens
 from devices.forms import ClientTokenForm

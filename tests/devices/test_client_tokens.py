@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Role, SignInEvent, User
 from devices.models import ClientToken
-from tests.devices.helpers import bearer, frank, post_json, put_json, signed_in, vera  # noqa: F401
+from tests.devices.helpers import bearer, post_json, put_json, signed_in
 
 pytestmark = pytest.mark.django_db
 

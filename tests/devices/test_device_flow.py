@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Role, SignInEvent, User
 from devices.models import ClientToken, Device, DeviceAuthorization
 from tests.conftest import sign_in
-from tests.devices.helpers import bearer, frank, post_json, signed_in, vera  # noqa: F401
+from tests.devices.helpers import bearer, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"

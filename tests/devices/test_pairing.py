@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import SignInEvent, User
 from devices.codes import ALPHABET
 from devices.models import ClientToken, PairingCode
-from tests.devices.helpers import bearer, frank, post_json, signed_in, vera  # noqa: F401
+from tests.devices.helpers import bearer, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 

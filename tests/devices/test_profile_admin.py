@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.models import SignInEvent
 from devices.models import ClientToken, Device
-from tests.devices.helpers import bearer, frank, post_json, signed_in, vera  # noqa: F401
+from tests.devices.helpers import bearer, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 

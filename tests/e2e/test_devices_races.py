@@ -37,7 +37,7 @@ class Site:
             "PYTHONUNBUFFERED": "1",
         }
         self.manage("migrate", "--noinput")
-        self.log = open(Path(self.tmp) / "site.log", "w+")
+        self.log = open(Path(self.tmp) / "site.log", "w+")  # noqa: SIM115 (lives as long as the server)
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
