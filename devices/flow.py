@@ -28,6 +28,8 @@ Status = DeviceAuthorization.Status
 
 def start(fields):
     """A new pending authorization from validated ``fields``; returns ``(device_code, row)``."""
+    # Rows a day past their expiry are of no further use to anyone.
+    DeviceAuthorization.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
     device_code = secrets.token_hex(32)
     for _ in range(5):
         try:

@@ -18,6 +18,7 @@ LIFETIME = timedelta(seconds=60)
 def create(token):
     """A new code for ``token`` (the earlier unused ones stop working); returns the raw code."""
     now = timezone.now()
+    PairingCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     PairingCode.objects.filter(token=token, used_at__isnull=True).update(used_at=now)
     for _ in range(5):
         code = codes.new_code()

@@ -280,3 +280,20 @@ def test_typing_the_code_on_the_page(frank):
     assert "Steam Deck" in client.get("/pair/device", {"user_code": typed}).content.decode()
     wrong = client.get("/pair/device", {"user_code": "ZZZZ-ZZZZ"})
     assert wrong.status_code == 404 and "unknown, expired" in wrong.content.decode()
+
+
+def test_a_token_cannot_approve_a_device(frank):
+    """The approval page trusts only a signed-in browser, so no token can mint a wider device token."""
+    raw = post_json(signed_in(frank), "/api/client-tokens", {"name": "t", "scopes": ["me.read", "me.write"]}).json()
+    body = init().json()
+    response = Client().post("/pair/device", {"user_code": body["user_code"], "decision": "approve"},
+                             **bearer(raw["raw_token"]))
+    assert response.status_code in (302, 403) and "/login" in response.get("Location", "/login")
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_old_authorizations_are_cleared_by_a_new_init(db):
+    init()
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(days=2))
+    init()
+    assert DeviceAuthorization.objects.count() == 1
