@@ -16,6 +16,16 @@ from devices import codes, flow, tokens
 
 logger = logging.getLogger(__name__)
 
+SCOPE_LABELS = {
+    "me.read": "see your account",
+    "me.write": "manage your app tokens",
+    "platforms.read": "browse platforms",
+    "platforms.write": "add, change and delete platforms",
+    "roms.read": "browse ROMs",
+    "roms.write": "add, change and delete ROMs",
+    "users.read": "see every account",
+    "users.write": "change accounts",
+}
 CODE_UNKNOWN = (
     "This code is unknown, expired or was already answered. Check it against the one your device "
     "shows, or start the sign-in on the device again."
@@ -31,7 +41,9 @@ def pair(request):
 
 def _scope_rows(row, user):
     allowed = scopes_for_role(user.role)
-    return [{"name": s, "allowed": s in allowed} for s in SCOPES if s in row.requested_scopes]
+    return [
+        {"name": s, "label": SCOPE_LABELS[s], "allowed": s in allowed} for s in SCOPES if s in row.requested_scopes
+    ]
 
 
 @login_required
