@@ -190,7 +190,8 @@ def _legacy_bearer(raw):
     if token is None:
         logger.warning("API bearer token refused: unknown, expired or revoked")
         return apiauth.refusal(apiauth.BEARER_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
-    return Access(user=token.user, credential="legacy_bearer", scopes=scopes_for_role(token.user.role), token=token)
+    scopes = scopes_for_role(token.user.role)
+    return Access(user=token.user, credential="legacy_bearer", scopes=scopes, token=token)
 
 
 def _basic(request, credentials):
@@ -219,7 +220,9 @@ def scope_refusal(access, scope):
             f"{scope} on your profile page (/profile)."
         )
     logger.warning(
-        "API request refused: scope %s missing (%s lacks it) account=%r", scope, access.lacking(scope),
+        "API request refused: scope %s missing (%s lacks it) account=%r",
+        scope,
+        access.lacking(scope),
         access.user.username,
     )
     return JsonResponse({"detail": detail}, status=403)

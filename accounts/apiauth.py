@@ -1,9 +1,9 @@
 """The JSON API's wire details: the Authorization header, the refusal JSON, CSRF, 405.
 
 Who the caller is and what they may do is decided in ``accounts.access.decide``; this module
-only reads and answers HTTP. Bearer and Basic requests carry their own credentials, which a browser never adds to a
-cross-site request, so they skip the CSRF check; a request that relies on the session cookie
-gets Django's CSRF check on every unsafe method, as a form would. No answer ever challenges
+only reads and answers HTTP. Bearer and Basic requests carry their own credentials, which a
+browser never adds to a cross-site request, so they skip the CSRF check; a request that relies
+on the session cookie gets Django's CSRF check on every unsafe method, as a form would. No answer ever challenges
 with ``WWW-Authenticate: Basic``: a browser would then prompt, remember the password and
 attach it to cross-site requests too, making Basic as ambient as a cookie.
 """

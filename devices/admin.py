@@ -21,7 +21,16 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(ClientToken)
 class ClientTokenAdmin(ReadOnly):
-    list_display = ["name", "user", "scope_list", "device", "created_at", "expires_at", "last_used_at", "revoked"]
+    list_display = [
+        "name",
+        "user",
+        "scope_list",
+        "device",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked",
+    ]
     list_filter = ["revoked"]
     search_fields = ["name", "user__username", "user__email"]
     exclude = ["token_hash"]
@@ -55,6 +64,15 @@ class DeviceAdmin(ReadOnly):
 
 @admin.register(DeviceAuthorization)
 class DeviceAuthorizationAdmin(ReadOnly):
-    list_display = ["user_code", "name", "client", "status", "user", "created_at", "expires_at", "redeemed_at"]
+    list_display = [
+        "user_code",
+        "name",
+        "client",
+        "status",
+        "user",
+        "created_at",
+        "expires_at",
+        "redeemed_at",
+    ]
     list_filter = ["status"]
     exclude = ["device_code_hash"]

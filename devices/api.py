@@ -16,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 EXCHANGES_PER_MINUTE = 5
 NOT_FOUND = "There is no such token of yours. List yours with GET /api/client-tokens."
-LIMIT_REACHED = f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one you no longer use, then try again."
-CODE_GONE = "This pairing code was already used, has expired or is unknown. Make a new one on the profile page."
+LIMIT_REACHED = (
+    f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one you no longer use, then try again."
+)
+CODE_GONE = (
+    "This pairing code was already used, has expired or is unknown. Make a new one on the profile page."
+)
 
 
 def token_json(token, raw=None):
@@ -79,7 +83,9 @@ def client_tokens(request):
         )
     made = tokens.create_limited(request, name, scopes, expires_in)
     if made is None:
-        logger.warning("client token refused for %r: %d tokens already", request.user.username, tokens.MAX_PER_PERSON)
+        logger.warning(
+            "client token refused for %r: %d tokens already", request.user.username, tokens.MAX_PER_PERSON
+        )
         return detail(LIMIT_REACHED, 400)
     return no_store(JsonResponse(token_json(made[1], raw=made[0]), status=201))
 
@@ -133,7 +139,6 @@ def pair_status(request, code):
     return JsonResponse({"status": "pending", "expires_in": seconds})
 
 
-
 @public_api("POST")
 def exchange(request):
     """POST ``{code}``: the app receives its token, once; 5 tries a minute per address."""
@@ -151,8 +156,12 @@ def exchange(request):
         return detail(CODE_GONE, 400)
     raw, token = result
     history.record(
-        request, SignInEvent.Method.PAIRING, SignInEvent.Outcome.SUCCESS, user=token.user,
-        reason="pairing_exchanged", detail=f"token {token.pk}",
+        request,
+        SignInEvent.Method.PAIRING,
+        SignInEvent.Outcome.SUCCESS,
+        user=token.user,
+        reason="pairing_exchanged",
+        detail=f"token {token.pk}",
     )
     logger.info("pairing code exchanged for client token %s of %r", token.pk, token.user.username)
     return no_store(JsonResponse(token_json(token, raw=raw)))

@@ -66,10 +66,14 @@ def init(request):
     """Start a device authorization: 201 with the codes and where the person approves it."""
     if not limits.allow(request, "device-init", INITS_PER_MINUTE):
         logger.warning("device init refused: rate limited (address %s)", history.client_address(request))
-        return no_store(JsonResponse(
-            {"detail": "Too many device sign-ins started from this address. Wait a minute and try again."},
-            status=429,
-        ))
+        return no_store(
+            JsonResponse(
+                {
+                    "detail": "Too many device sign-ins started from this address. Wait a minute and try again."
+                },
+                status=429,
+            )
+        )
     try:
         fields = init_fields(read(request, allow_form=True))
     except BadBody as error:
@@ -79,19 +83,21 @@ def init(request):
     path = reverse("pair_device")
     complete = f"{path}?{urlencode({'user_code': codes.display(row.user_code)})}"
     logger.info("device authorization %s started by %r (%s)", row.pk, row.name, row.client)
-    return no_store(JsonResponse(
-        {
-            "device_code": device_code,
-            "user_code": codes.display(row.user_code),
-            "verification_uri": settings.ROMM_BASE_URL + path,
-            "verification_uri_complete": settings.ROMM_BASE_URL + complete,
-            "verification_path": path,
-            "verification_path_complete": complete,
-            "expires_in": int(flow.LIFETIME.total_seconds()),
-            "interval": row.interval,
-        },
-        status=201,
-    ))
+    return no_store(
+        JsonResponse(
+            {
+                "device_code": device_code,
+                "user_code": codes.display(row.user_code),
+                "verification_uri": settings.ROMM_BASE_URL + path,
+                "verification_uri_complete": settings.ROMM_BASE_URL + complete,
+                "verification_path": path,
+                "verification_path_complete": complete,
+                "expires_in": int(flow.LIFETIME.total_seconds()),
+                "interval": row.interval,
+            },
+            status=201,
+        )
+    )
 
 
 @public_api("POST")
@@ -116,10 +122,14 @@ def token(request):
             logger.warning("device token refused: %s (authorization %s)", error, row.pk if row else "-")
         interval = row.interval + flow.SLOW_DOWN_STEP if row is not None else flow.INTERVAL
         return oauth_error(error, interval=interval)
-    return no_store(JsonResponse({
-        "access_token": raw,
-        "token_type": "Bearer",
-        "device_id": row.device_id,
-        "scopes": row.scopes,
-        "expires_at": row.expires_at,
-    }))
+    return no_store(
+        JsonResponse(
+            {
+                "access_token": raw,
+                "token_type": "Bearer",
+                "device_id": row.device_id,
+                "scopes": row.scopes,
+                "expires_at": row.expires_at,
+            }
+        )
+    )

@@ -70,7 +70,9 @@ def decide(row, user, approve):
     if approve:
         changes["granted_scopes"] = grantable(row, user)
     return bool(
-        DeviceAuthorization.objects.filter(pk=row.pk, status=Status.PENDING, expires_at__gt=now).update(**changes)
+        DeviceAuthorization.objects.filter(pk=row.pk, status=Status.PENDING, expires_at__gt=now).update(
+            **changes
+        )
     )
 
 

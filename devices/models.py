@@ -42,7 +42,9 @@ class ClientToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     # Written at most every five minutes.
     last_used_at = models.DateTimeField(null=True, blank=True)
-    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens")
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens"
+    )
     revoked = models.BooleanField(default=False)
 
     class Meta:

@@ -42,7 +42,9 @@ def pair(request):
 def _scope_rows(row, user):
     allowed = scopes_for_role(user.role)
     return [
-        {"name": s, "label": SCOPE_LABELS[s], "allowed": s in allowed} for s in SCOPES if s in row.requested_scopes
+        {"name": s, "label": SCOPE_LABELS[s], "allowed": s in allowed}
+        for s in SCOPES
+        if s in row.requested_scopes
     ]
 
 
@@ -55,14 +57,19 @@ def pair_device(request):
     if request.method == "GET" or row is None:
         status = 200
         if typed and row is None:
-            logger.warning("device approval page: user code unknown or no longer pending (account %r)",
-                           request.user.username)
+            logger.warning(
+                "device approval page: user code unknown or no longer pending (account %r)",
+                request.user.username,
+            )
             messages.error(request, CODE_UNKNOWN)
             status = 404 if request.method == "GET" else 400
         context = {"row": row, "typed": typed or ""}
         if row is not None:
-            context.update(user_code=codes.display(row.user_code), scopes=_scope_rows(row, request.user),
-                           grantable=flow.grantable(row, request.user))
+            context.update(
+                user_code=codes.display(row.user_code),
+                scopes=_scope_rows(row, request.user),
+                grantable=flow.grantable(row, request.user),
+            )
         return render(request, "devices/pair_device.html", context, status=status)
     return _answer(request, row, request.POST.get("decision"))
 
@@ -78,21 +85,30 @@ def _answer(request, row, decision):
         logger.warning("device approval refused for %r: role grants no requested scope", user.username)
         return HttpResponseRedirect("/profile")
     if approve and tokens.live(user).count() >= tokens.MAX_PER_PERSON:
-        messages.error(request, f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one on this "
-                                "page, then start the sign-in on the device again.")
+        messages.error(
+            request,
+            f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one on this "
+            "page, then start the sign-in on the device again.",
+        )
         logger.warning("device approval refused for %r: token limit reached", user.username)
         return HttpResponseRedirect("/profile")
     if not flow.decide(row, user, approve):
         messages.error(request, CODE_UNKNOWN)
-        logger.warning("device approval refused for %r: authorization %s no longer pending", user.username, row.pk)
+        logger.warning(
+            "device approval refused for %r: authorization %s no longer pending", user.username, row.pk
+        )
         return HttpResponseRedirect("/pair/device")
     history.record(
-        request, SignInEvent.Method.DEVICE,
-        SignInEvent.Outcome.SUCCESS if approve else SignInEvent.Outcome.REFUSED, user=user,
+        request,
+        SignInEvent.Method.DEVICE,
+        SignInEvent.Outcome.SUCCESS if approve else SignInEvent.Outcome.REFUSED,
+        user=user,
         reason="device_approved" if approve else "device_denied",
         detail=f"authorization {row.pk}: {row.name} ({row.client})",
     )
-    logger.info("device authorization %s %s by %r", row.pk, "approved" if approve else "denied", user.username)
+    logger.info(
+        "device authorization %s %s by %r", row.pk, "approved" if approve else "denied", user.username
+    )
     if approve:
         messages.success(request, f"{row.name} is connected. It signs in within a few seconds.")
     else:

@@ -24,7 +24,9 @@ def create(token):
         code = codes.new_code()
         try:
             with transaction.atomic():
-                PairingCode.objects.create(token=token, code_hash=tokens.digest(code), expires_at=now + LIFETIME)
+                PairingCode.objects.create(
+                    token=token, code_hash=tokens.digest(code), expires_at=now + LIFETIME
+                )
         except IntegrityError:  # the same code was drawn before (1 in 8.5e11)
             continue
         return code

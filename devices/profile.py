@@ -62,13 +62,17 @@ def create_token(request):
     """The profile's form: a new token, its raw value shown once on the page that answers."""
     form = ClientTokenForm(request.POST, role=request.user.role)
     if not form.is_valid():
-        logger.warning("profile: client token form refused for %r: %s", request.user.username,
-                       ",".join(form.errors))
+        logger.warning(
+            "profile: client token form refused for %r: %s", request.user.username, ",".join(form.errors)
+        )
         return _render(request, token_form=form, status=400)
-    made = tokens.create_limited(request, form.cleaned_data["name"], set(form.cleaned_data["scopes"]),
-                form.cleaned_data["expires_in"])
+    made = tokens.create_limited(
+        request, form.cleaned_data["name"], set(form.cleaned_data["scopes"]), form.cleaned_data["expires_in"]
+    )
     if made is None:
-        form.add_error(None, f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one you no longer use first.")
+        form.add_error(
+            None, f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one you no longer use first."
+        )
         logger.warning("profile: client token refused for %r: limit reached", request.user.username)
         return _render(request, token_form=form, status=400)
     raw, token = made

@@ -56,7 +56,12 @@ def create(user, name, scopes, expires_at, device=None):
     """A new token; returns the raw value (shown once) and the row."""
     raw = new_raw()
     token = ClientToken.objects.create(
-        user=user, name=name, scopes=sorted(scopes), token_hash=digest(raw), expires_at=expires_at, device=device
+        user=user,
+        name=name,
+        scopes=sorted(scopes),
+        token_hash=digest(raw),
+        expires_at=expires_at,
+        device=device,
     )
     return raw, token
 
@@ -71,8 +76,12 @@ def create_limited(request, name, scopes, expires_in):
             return None
         raw, token = create(user, name, scopes, expiry(expires_in))
     history.record(
-        request, SignInEvent.Method.APP_TOKEN, SignInEvent.Outcome.CHANGED, user=user,
-        reason="token_created", detail=f"token {token.pk} {' '.join(token.scopes)}",
+        request,
+        SignInEvent.Method.APP_TOKEN,
+        SignInEvent.Outcome.CHANGED,
+        user=user,
+        reason="token_created",
+        detail=f"token {token.pk} {' '.join(token.scopes)}",
     )
     logger.info("client token %s created for %r with %s", token.pk, user.username, token.scopes)
     return raw, token

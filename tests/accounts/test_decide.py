@@ -60,7 +60,9 @@ def test_device_token_adds_current_device_id(frank):
     [
         lambda t: t.delete(),
         lambda t: ClientToken.objects.filter(pk=t.pk).update(revoked=True),
-        lambda t: ClientToken.objects.filter(pk=t.pk).update(expires_at=timezone.now() - timedelta(seconds=1)),
+        lambda t: ClientToken.objects.filter(pk=t.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        ),
         lambda t: User.objects.filter(pk=t.user_id).update(is_active=False),
     ],
     ids=["unknown", "revoked", "expired", "owner_deactivated"],
@@ -99,7 +101,9 @@ def test_token_without_the_scope_gets_403_naming_it_and_the_token(frank, caplog)
     with caplog.at_level(logging.WARNING, logger="accounts"):
         response = Client().post("/scoped/roms.write", **bearer(raw))
     assert response.status_code == 403
-    assert response.json()["detail"].startswith("This needs the roms.write scope, which this token was not granted")
+    assert response.json()["detail"].startswith(
+        "This needs the roms.write scope, which this token was not granted"
+    )
     assert "scope roms.write missing (token lacks it)" in caplog.text
 
 
@@ -143,15 +147,23 @@ def test_session_unsafe_method_needs_csrf_but_a_token_does_not(authentik, frank)
     sign_in(browser, authentik, "bob")  # editor
     response = browser.post("/scoped/roms.write")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
-    assert browser.post("/scoped/roms.write", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value).status_code == 200
-    assert Client(enforce_csrf_checks=True).post("/scoped/roms.write", **bearer(client_token(frank))).status_code == 200
+    assert (
+        browser.post("/scoped/roms.write", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value).status_code
+        == 200
+    )
+    assert (
+        Client(enforce_csrf_checks=True).post("/scoped/roms.write", **bearer(client_token(frank))).status_code
+        == 200
+    )
 
 
 @pytest.mark.urls("tests.accounts.scoped_urls")
 def test_legacy_bearer_and_basic_carry_the_role(frank):
-    raw = Client().post(
-        "/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD}
-    ).json()["access_token"]
+    raw = (
+        Client()
+        .post("/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD})
+        .json()["access_token"]
+    )
     assert Client().post("/scoped/roms.write", **bearer(raw)).json()["via"] == "legacy_bearer"
     basic = "Basic " + base64.b64encode(f"frank:{PASSWORD}".encode()).decode()
     response = Client().post("/scoped/roms.write", HTTP_AUTHORIZATION=basic)
@@ -160,9 +172,11 @@ def test_legacy_bearer_and_basic_carry_the_role(frank):
 
 
 def test_client_tokens_work_with_password_login_off_while_legacy_ones_stop(frank, settings):
-    legacy = Client().post(
-        "/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD}
-    ).json()["access_token"]
+    legacy = (
+        Client()
+        .post("/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD})
+        .json()["access_token"]
+    )
     raw = client_token(frank)
     settings.DISABLE_USERPASS_LOGIN = True
     assert me(**bearer(raw)).status_code == 200

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def create(client, headers=None, **fields):
     body = {"name": "Phone", "scopes": ["me.read", "roms.read"], "expires_in": "30d", **fields}
-    return post_json(client, "/api/client-tokens", {k: v for k, v in body.items() if v is not None}, **(headers or {}))
+    return post_json(
+        client, "/api/client-tokens", {k: v for k, v in body.items() if v is not None}, **(headers or {})
+    )
 
 
 def me(raw):
@@ -32,7 +34,16 @@ def test_create_answers_the_raw_token_once_and_stores_only_its_hash(frank, caplo
     body = response.json()
     raw = body["raw_token"]
     assert raw.startswith("rmm_") and len(raw) == 68 and int(raw[4:], 16) >= 0
-    assert set(body) == {"id", "name", "scopes", "expires_at", "last_used_at", "created_at", "device_id", "raw_token"}
+    assert set(body) == {
+        "id",
+        "name",
+        "scopes",
+        "expires_at",
+        "last_used_at",
+        "created_at",
+        "device_id",
+        "raw_token",
+    }
     assert body["scopes"] == ["me.read", "roms.read"] and body["device_id"] is None
     token = ClientToken.objects.get()
     assert token.token_hash == hashlib.sha256(raw.encode()).hexdigest()
@@ -94,7 +105,10 @@ def test_scope_beyond_the_role_is_403_at_creation(vera):
 def test_a_token_cannot_mint_a_token_wider_than_itself(frank):
     raw = create(signed_in(frank), scopes=["me.read", "me.write"]).json()["raw_token"]
     response = create(Client(), scopes=["roms.write"], headers=bearer(raw))
-    assert response.status_code == 403 and "the token making this request does not have it" in response.json()["detail"]
+    assert (
+        response.status_code == 403
+        and "the token making this request does not have it" in response.json()["detail"]
+    )
     assert create(Client(), scopes=["me.read"], headers=bearer(raw)).status_code == 201
 
 

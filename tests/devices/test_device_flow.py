@@ -33,7 +33,9 @@ def init(address="10.0.0.1", **changes):
 def poll(device_code, form=False, address="10.0.0.1", **extra):
     client = Client(REMOTE_ADDR=address)
     if form:
-        return client.post("/api/auth/device/token", {"grant_type": GRANT, "device_code": device_code, **extra})
+        return client.post(
+            "/api/auth/device/token", {"grant_type": GRANT, "device_code": device_code, **extra}
+        )
     return post_json(client, "/api/auth/device/token", {"device_code": device_code, **extra})
 
 
@@ -57,7 +59,9 @@ def test_init_answers_romms_fields(settings):
     assert body["verification_path"] == "/pair/device"
     assert body["verification_path_complete"] == "/pair/device?" + urlencode({"user_code": code})
     assert body["verification_uri"] == "https://romm.example.com/pair/device"
-    assert body["verification_uri_complete"] == "https://romm.example.com" + body["verification_path_complete"]
+    assert (
+        body["verification_uri_complete"] == "https://romm.example.com" + body["verification_path_complete"]
+    )
     assert (body["expires_in"], body["interval"]) == (600, 5)
     row = DeviceAuthorization.objects.get()
     assert body["device_code"] not in str(list(DeviceAuthorization.objects.values()))
@@ -96,7 +100,8 @@ def test_the_whole_flow_json(frank, caplog):
     pending = poll(body["device_code"])
     assert pending.status_code == 400
     assert pending.json() == {
-        "error": "authorization_pending", "detail": "authorization_pending",
+        "error": "authorization_pending",
+        "detail": "authorization_pending",
         "error_description": "The person has not approved this device yet: keep polling.",
     }
     page = signed_in(frank).get("/pair/device", {"user_code": body["user_code"]})
@@ -113,7 +118,12 @@ def test_the_whole_flow_json(frank, caplog):
     device = Device.objects.get()
     assert token["device_id"] == device.pk
     assert (device.user, device.name, device.client, device.platform, device.client_version) == (
-        frank, "Steam Deck", "grout", "linux", "1.2.0")
+        frank,
+        "Steam Deck",
+        "grout",
+        "linux",
+        "1.2.0",
+    )
     me = Client().get("/api/users/me", **bearer(token["access_token"]))
     assert me.json()["username"] == "frank" and me.json()["current_device_id"] == device.pk
     assert token["access_token"] not in caplog.text and body["device_code"] not in caplog.text
@@ -136,7 +146,9 @@ def test_the_rfc_form_encoding(frank):
 
 def test_form_with_another_grant_type_is_refused(db):
     body = init().json()
-    response = Client().post("/api/auth/device/token", {"grant_type": "password", "device_code": body["device_code"]})
+    response = Client().post(
+        "/api/auth/device/token", {"grant_type": "password", "device_code": body["device_code"]}
+    )
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
 
 
@@ -221,7 +233,9 @@ def test_device_token_narrows_when_the_owner_is_demoted(frank):
     wait_interval()
     raw = poll(body["device_code"]).json()["access_token"]
     User.objects.filter(pk=frank.pk).update(role=Role.VIEWER)
-    response = post_json(Client(), "/api/client-tokens", {"name": "x", "scopes": ["roms.write"]}, **bearer(raw))
+    response = post_json(
+        Client(), "/api/client-tokens", {"name": "x", "scopes": ["roms.write"]}, **bearer(raw)
+    )
     assert response.status_code == 403
 
 
@@ -284,10 +298,13 @@ def test_typing_the_code_on_the_page(frank):
 
 def test_a_token_cannot_approve_a_device(frank):
     """The approval page trusts only a signed-in browser, so no token can mint a wider device token."""
-    raw = post_json(signed_in(frank), "/api/client-tokens", {"name": "t", "scopes": ["me.read", "me.write"]}).json()
+    raw = post_json(
+        signed_in(frank), "/api/client-tokens", {"name": "t", "scopes": ["me.read", "me.write"]}
+    ).json()
     body = init().json()
-    response = Client().post("/pair/device", {"user_code": body["user_code"], "decision": "approve"},
-                             **bearer(raw["raw_token"]))
+    response = Client().post(
+        "/pair/device", {"user_code": body["user_code"], "decision": "approve"}, **bearer(raw["raw_token"])
+    )
     assert response.status_code in (302, 403) and "/login" in response.get("Location", "/login")
     assert DeviceAuthorization.objects.get().status == "pending"
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def owner(frank):
     client = signed_in(frank)
-    body = post_json(client, "/api/client-tokens", {"name": "Deck", "scopes": ["me.read", "roms.read"]}).json()
+    body = post_json(
+        client, "/api/client-tokens", {"name": "Deck", "scopes": ["me.read", "roms.read"]}
+    ).json()
     return client, body
 
 

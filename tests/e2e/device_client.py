@@ -22,10 +22,18 @@ def me(base, raw):
 
 
 def device(base):
-    init = requests.post(base + "/api/auth/device/init", json={
-        "client_device_identifier": "e2e-handheld-1", "name": "E2E Handheld", "client": "grout",
-        "platform": "linux", "client_version": "0.9", "requested_scopes": ["me.read", "roms.read", "roms.write"],
-    }, timeout=10)
+    init = requests.post(
+        base + "/api/auth/device/init",
+        json={
+            "client_device_identifier": "e2e-handheld-1",
+            "name": "E2E Handheld",
+            "client": "grout",
+            "platform": "linux",
+            "client_version": "0.9",
+            "requested_scopes": ["me.read", "roms.read", "roms.write"],
+        },
+        timeout=10,
+    )
     init.raise_for_status()
     body = init.json()
     say({"user_code": body["user_code"], "verification_path_complete": body["verification_path_complete"]})
@@ -33,11 +41,18 @@ def device(base):
     errors = []
     while time.monotonic() < deadline:
         time.sleep(interval)
-        poll = requests.post(base + "/api/auth/device/token", json={"device_code": body["device_code"]}, timeout=10)
+        poll = requests.post(
+            base + "/api/auth/device/token", json={"device_code": body["device_code"]}, timeout=10
+        )
         if poll.status_code == 200:
             token = poll.json()
-            say({"token": {k: v for k, v in token.items() if k != "access_token"}, "errors": errors,
-                 "me": me(base, token["access_token"])})
+            say(
+                {
+                    "token": {k: v for k, v in token.items() if k != "access_token"},
+                    "errors": errors,
+                    "me": me(base, token["access_token"]),
+                }
+            )
             return 0
         error = poll.json()["error"]
         errors.append(error)
@@ -53,8 +68,13 @@ def device(base):
 def exchange(base, code):
     response = requests.post(base + "/api/client-tokens/exchange", json={"code": code}, timeout=10)
     body = response.json()
-    say({"status": response.status_code, "raw_token": body.get("raw_token"),
-         "me": me(base, body["raw_token"]) if response.status_code == 200 else None})
+    say(
+        {
+            "status": response.status_code,
+            "raw_token": body.get("raw_token"),
+            "me": me(base, body["raw_token"]) if response.status_code == 200 else None,
+        }
+    )
     return 0
 
 

@@ -31,8 +31,12 @@ def password_off():
 
 
 def app(*args):
-    return subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/device_client.py"), *args],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/e2e/device_client.py"), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def approve_signed_out(stack, page, artifacts, label):
@@ -83,7 +87,9 @@ def test_token_made_on_the_profile_is_paired_by_code_and_the_old_value_stops(sta
     page.click('button:has-text("Create token")')
     shown = page.inner_text('[data-testid="raw-token"]')
     assert re.fullmatch(r"rmm_[0-9a-f]{64}", shown)
-    me = lambda raw: requests.get(stack.url + "/api/users/me", headers={"Authorization": f"Bearer {raw}"}, timeout=10)
+    me = lambda raw: requests.get(
+        stack.url + "/api/users/me", headers={"Authorization": f"Bearer {raw}"}, timeout=10
+    )
     assert me(shown).json()["username"] == "carol"
     page.click('button:has-text("Pair a device")')
     code = page.inner_text('[data-testid="pairing-code"]')

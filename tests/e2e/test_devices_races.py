@@ -40,7 +40,11 @@ class Site:
         self.log = open(Path(self.tmp) / "site.log", "w+")  # noqa: SIM115 (lives as long as the server)
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -52,8 +56,15 @@ class Site:
         raise RuntimeError("the site did not start")
 
     def manage(self, *args):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
-                              capture_output=True, text=True, timeout=120).stdout
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
     def shell(self, code):
         """Run ``code`` in the site's Django; it prints one JSON line, returned parsed."""
@@ -97,30 +108,46 @@ def test_two_simultaneous_exchanges_of_one_code_one_wins(site):
         "print(json.dumps({'raw': raw, 'code': pairing.create(t), 'id': t.pk}))"
     )
     # 5 = the per-address limit of exchanges a minute: every try reaches the code.
-    results = at_once(5, lambda: requests.post(site.url + "/api/client-tokens/exchange",
-                                               json={"code": made["code"]}, timeout=30))
+    results = at_once(
+        5,
+        lambda: requests.post(
+            site.url + "/api/client-tokens/exchange", json={"code": made["code"]}, timeout=30
+        ),
+    )
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 400, 400, 400, 400], [r.text for r in results]
     winner = next(r for r in results if r.status_code == 200).json()["raw_token"]
-    me = lambda raw: requests.get(site.url + "/api/users/me", headers={"Authorization": f"Bearer {raw}"}, timeout=10)
+    me = lambda raw: requests.get(
+        site.url + "/api/users/me", headers={"Authorization": f"Bearer {raw}"}, timeout=10
+    )
     assert me(winner).json()["username"] == name
     assert me(made["raw"]).status_code == 401
 
 
 def test_simultaneous_polls_after_approval_yield_one_token(site):
     name = f"poller-{uuid.uuid4().hex[:8]}"
-    init = requests.post(site.url + "/api/auth/device/init", json={
-        "client_device_identifier": name, "name": "TV", "client": "argosy-launcher",
-        "requested_scopes": ["me.read", "roms.read"],
-    }, timeout=10).json()
+    init = requests.post(
+        site.url + "/api/auth/device/init",
+        json={
+            "client_device_identifier": name,
+            "name": "TV",
+            "client": "argosy-launcher",
+            "requested_scopes": ["me.read", "roms.read"],
+        },
+        timeout=10,
+    ).json()
     site.shell(
         "import json; from accounts.models import User; from devices import flow; "
         f"u = User.objects.create_user({name!r}, password='a-long-password-1'); "
         f"row = flow.pending({init['user_code']!r}); "
         "print(json.dumps({'ok': flow.decide(row, u, True)}))"
     )
-    results = at_once(8, lambda: requests.post(site.url + "/api/auth/device/token",
-                                               json={"device_code": init["device_code"]}, timeout=30))
+    results = at_once(
+        8,
+        lambda: requests.post(
+            site.url + "/api/auth/device/token", json={"device_code": init["device_code"]}, timeout=30
+        ),
+    )
     assert sorted(r.status_code for r in results) == [200] + [400] * 7, [r.text for r in results]
     assert {r.json()["error"] for r in results if r.status_code == 400} <= {"slow_down", "invalid_grant"}
     count = site.shell(
@@ -130,4 +157,6 @@ def test_simultaneous_polls_after_approval_yield_one_token(site):
     assert count == 1
     token = next(r for r in results if r.status_code == 200).json()["access_token"]
     me = requests.get(site.url + "/api/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert me.json()["current_device_id"] == next(r for r in results if r.status_code == 200).json()["device_id"]
+    assert (
+        me.json()["current_device_id"] == next(r for r in results if r.status_code == 200).json()["device_id"]
+    )
