@@ -160,3 +160,28 @@ def test_simultaneous_polls_after_approval_yield_one_token(site):
     assert (
         me.json()["current_device_id"] == next(r for r in results if r.status_code == 200).json()["device_id"]
     )
+
+
+def test_simultaneous_creations_stop_at_twenty_five(site):
+    name = f"maker-{uuid.uuid4().hex[:8]}"
+    made = site.shell(
+        "import json; from accounts.models import User; from devices import tokens; "
+        f"u = User.objects.create_user({name!r}, password='a-long-password-1'); "
+        "raws = [tokens.create(u, f't{n}', ['me.read', 'me.write'], None)[0] for n in range(20)]; "
+        "print(json.dumps({'raw': raws[0]}))"
+    )
+    results = at_once(
+        10,
+        lambda: requests.post(
+            site.url + "/api/client-tokens",
+            json={"name": "racing", "scopes": ["me.read"]},
+            headers={"Authorization": f"Bearer {made['raw']}"},
+            timeout=30,
+        ),
+    )
+    assert sorted(r.status_code for r in results) == [201] * 5 + [400] * 5, [r.text for r in results]
+    count = site.shell(
+        "import json; from devices.models import ClientToken; "
+        f"print(json.dumps(ClientToken.objects.filter(user__username={name!r}).count()))"
+    )
+    assert count == 25
