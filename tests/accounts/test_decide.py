@@ -203,3 +203,14 @@ def test_token_use_writes_last_used_at_most_every_five_minutes(frank, django_ass
 def test_bearer_token_wins_over_the_session(client, authentik, frank):
     sign_in(client, authentik, "carol")
     assert me(client, **bearer(client_token(frank))).json()["username"] == "frank"
+
+
+def test_password_off_ends_the_password_session_but_a_client_token_still_works(frank, settings):
+    browser = Client()
+    assert browser.post("/login", {"username": "frank", "password": PASSWORD}).status_code == 302
+    raw = client_token(frank)
+    settings.DISABLE_USERPASS_LOGIN = True
+    assert me(browser, **bearer(raw)).json()["username"] == "frank"  # the token is not a password
+    response = me(browser)
+    assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" not in response.json()["detail"]
+    assert browser.get("/profile").status_code == 302  # the password session is gone
