@@ -16,9 +16,7 @@ from django.db.models import ProtectedError, Q
 from django.forms.models import model_to_dict
 from django.http import HttpResponse, JsonResponse
 
-from accounts.access import has_role
-from accounts.apiauth import api_view
-from accounts.models import Role
+from accounts.access import api_view
 from library.forms import PlatformForm, RomForm, RomQueryForm
 from library.models import Platform, Rom
 
@@ -79,12 +77,11 @@ class Refused(Exception):
 
 def refused(request, error):
     """The JSON answer to ``error``, with one log line for the operator."""
-    who = getattr(request.user, "username", "")
     logger.warning(
-        "library API: %s %r by %r refused (%s): %s",
+        "library API: %s %r by %s refused (%s): %s",
         request.method,
         request.path,
-        who,
+        caller(request),
         error.status,
         sorted(error.errors) if error.errors else error.detail,
     )
@@ -94,29 +91,13 @@ def refused(request, error):
     return JsonResponse(body, status=error.status)
 
 
-def interim_scope_check(request, scope):
-    """Until client tokens arrive: a read needs the viewer role, a write the editor role."""
-    role = Role.EDITOR if scope.endswith(".write") else Role.VIEWER
-    if not request.user.is_authenticated:
-        return JsonResponse({"detail": "Sign in or send Authorization: Bearer <token>."}, status=401)
-    if not has_role(request.user, role):
-        return JsonResponse(
-            {"detail": f"This needs the {scope} scope, which the {request.user.role} role does not grant."},
-            status=403,
-        )
-    return None
-
-
-def scoped(scopes):
-    def decorator(view):
-        def wrapper(request, *args, **kwargs):
-            refusal = interim_scope_check(request, scopes[request.method])
-            return refusal or view(request, *args, **kwargs)
-
-        wrapper.__name__ = view.__name__
-        return wrapper
-
-    return decorator
+def caller(request):
+    """``'bob' (client_token 12)``: who made the request and with what, for log lines (never the token)."""
+    access = getattr(request, "access", None)
+    if access is None:
+        return "anonymous"
+    token = f" {access.token.pk}" if access.token is not None else ""
+    return f"{access.user.username!r} ({access.credential}{token})"
 
 
 # --- reading the request ---------------------------------------------------------------------
@@ -218,7 +199,7 @@ def save(request, kind, instance=None, partial=False):
             "the name or file name.",
         ) from None
     action = "changed" if instance is not None else "created"
-    logger.info("library API: %r %s %s %s %r", request.user.username, action, kind.noun, saved.pk, saved.name)
+    logger.info("library API: %s %s %s %s %r", caller(request), action, kind.noun, saved.pk, saved.name)
     return JsonResponse(kind.to_json(saved), status=200 if instance is not None else 201)
 
 
@@ -232,9 +213,7 @@ def delete(request, kind, instance):
             f"The platform {instance.name} still has {count} ROM(s). Delete them or move them to another "
             "platform first.",
         ) from None
-    logger.info(
-        "library API: %r deleted %s %s %r", request.user.username, kind.noun, instance.pk, instance.name
-    )
+    logger.info("library API: %s deleted %s %s %r", caller(request), kind.noun, instance.pk, instance.name)
     return HttpResponse(status=204)
 
 
@@ -256,15 +235,12 @@ def answer(request, handler, *args):
 
 
 # --- the views -------------------------------------------------------------------------------
-READ_WRITE = {"GET": "read", "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "write"}
+def library_view(resource, *methods):
+    """``api_view`` needing ``<resource>.read`` for GET and ``<resource>.write`` for the other methods."""
+    return api_view(*methods, scope={m: f"{resource}.{'read' if m == 'GET' else 'write'}" for m in methods})
 
 
-def scopes(resource, *methods):
-    return {method: f"{resource}.{READ_WRITE[method]}" for method in methods}
-
-
-@api_view("GET", "POST")
-@scoped(scopes("platforms", "GET", "POST"))
+@library_view("platforms", "GET", "POST")
 def platforms(request):
     """``/api/platforms``: every platform (a JSON list), or POST one."""
     if request.method == "POST":
@@ -272,15 +248,13 @@ def platforms(request):
     return JsonResponse([platform_json(p) for p in Platform.objects.all()], safe=False)
 
 
-@api_view("GET", "PUT", "PATCH", "DELETE")
-@scoped(scopes("platforms", "GET", "PUT", "PATCH", "DELETE"))
+@library_view("platforms", "GET", "PUT", "PATCH", "DELETE")
 def platform(request, pk):
     """``/api/platforms/<id>``."""
     return answer(request, one, PLATFORMS, pk)
 
 
-@api_view("GET", "POST")
-@scoped(scopes("roms", "GET", "POST"))
+@library_view("roms", "GET", "POST")
 def roms(request):
     """``/api/roms``: ``{items, total}`` filtered, searched and paged by the query string, or POST one."""
     if request.method == "POST":
@@ -288,8 +262,7 @@ def roms(request):
     return answer(request, rom_page)
 
 
-@api_view("GET", "PUT", "PATCH", "DELETE")
-@scoped(scopes("roms", "GET", "PUT", "PATCH", "DELETE"))
+@library_view("roms", "GET", "PUT", "PATCH", "DELETE")
 def rom(request, pk):
     """``/api/roms/<id>``."""
     return answer(request, one, ROMS, pk)

@@ -2,11 +2,16 @@
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from accounts.access import SCOPES
 from accounts.models import Role, User
+from devices import tokens
+from devices.models import ClientToken, Device
 from library.models import Platform, Rom
 
 pytestmark = pytest.mark.django_db
@@ -310,7 +315,7 @@ def test_editor_creates_a_rom(editor, snes, caplog):
         3145728,
     )
     assert [r.getMessage() for r in caplog.records] == [
-        f"library API: 'bob' created ROM {rom.pk} 'Super Metroid'"
+        f"library API: 'bob' (session) created ROM {rom.pk} 'Super Metroid'"
     ]
 
 
@@ -441,5 +446,144 @@ def test_refusal_logs_one_line_for_the_operator(editor, snes, caplog):
     with caplog.at_level(logging.INFO, logger="library"):
         send(editor, "POST", "/api/roms", {"platform_id": snes.pk, "name": "Zelda", "file_name": 3})
     assert [r.getMessage() for r in caplog.records if r.name.startswith("library")] == [
-        "library API: POST '/api/roms' by 'bob' refused (400): ['file_name']"
+        "library API: POST '/api/roms' by 'bob' (session) refused (400): ['file_name']"
     ]
+
+
+# --- with app tokens -------------------------------------------------------------------------
+def token_for(user, scopes, device=None, **fields):
+    raw, token = tokens.create(user, "test app", scopes, fields.pop("expires_at", None), device=device)
+    return raw, token
+
+
+def bearer(raw):
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def app():
+    """An app: no cookies, and Django's CSRF check enforced as for any real client."""
+    return Client(enforce_csrf_checks=True)
+
+
+def test_token_with_the_scope_reaches_every_endpoint_without_csrf(app, chrono):
+    bob = person(Role.EDITOR)
+    for method, url, body, scope in endpoints(chrono):  # ROM DELETE comes last
+        raw, _ = token_for(bob, [scope])
+        response = send(app, method, url, body, **bearer(raw))
+        if method == "DELETE" and url.startswith("/api/platforms/"):
+            assert response.status_code == 409, response.content  # it still has Chrono Trigger
+        else:
+            assert response.status_code in (200, 201, 204), (method, url, response.content)
+    assert list(Rom.objects.values_list("file_name", flat=True)) == ["zelda.sfc"]  # POSTed; chrono deleted
+
+
+def test_token_without_the_scope_is_403_naming_it_and_changes_nothing(app, chrono):
+    bob = person(Role.EDITOR)
+    before = library_state()
+    for method, url, body, scope in endpoints(chrono):
+        raw, _ = token_for(bob, [s for s in SCOPES if s != scope])
+        response = send(app, method, url, body, **bearer(raw))
+        assert response.status_code == 403, (method, url)
+        assert response.json()["detail"] == (
+            f"This needs the {scope} scope, which this token was not granted. Create a token with "
+            f"{scope} on your profile page (/profile)."
+        )
+    assert library_state() == before
+
+
+def test_demoted_owner_s_token_loses_write_on_its_next_request(app, snes):
+    bob = person(Role.EDITOR)
+    raw, _ = token_for(bob, ["roms.read", "roms.write"])
+    body = {"platform_id": snes.pk, "name": "Zelda", "file_name": "zelda.sfc"}
+    assert send(app, "POST", "/api/roms", body, **bearer(raw)).status_code == 201
+    bob.role = Role.VIEWER
+    bob.save()
+    refused = send(app, "POST", "/api/roms", {**body, "file_name": "zelda2.sfc"}, **bearer(raw))
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith(
+        "This needs the roms.write scope, which the editor role grants;"
+    )
+    assert list(Rom.objects.values_list("file_name", flat=True)) == ["zelda.sfc"]
+    assert send(app, "GET", "/api/roms", **bearer(raw)).json()["total"] == 1  # reading still works
+
+
+def test_viewer_token_created_with_write_cannot_write(app, chrono):
+    """Even a token row holding roms.write acts only with what its owner's role grants."""
+    raw, _ = token_for(person(Role.VIEWER), ["roms.read", "roms.write"])
+    response = send(app, "DELETE", f"/api/roms/{chrono.pk}", **bearer(raw))
+    assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+    assert Rom.objects.exists()
+
+
+@pytest.mark.parametrize("spoil", ["revoked", "expired", "deactivated"])
+def test_dead_token_is_401_and_changes_nothing(app, chrono, spoil):
+    bob = person(Role.EDITOR)
+    raw, token = token_for(bob, list(SCOPES))
+    if spoil == "revoked":
+        ClientToken.objects.filter(pk=token.pk).update(revoked=True)
+    elif spoil == "expired":
+        ClientToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    else:
+        bob.is_active = False
+        bob.save()
+    before = library_state()
+    for method, url, body, _ in endpoints(chrono):
+        response = send(app, method, url, body, **bearer(raw))
+        assert response.status_code == 401, (method, url)
+    assert library_state() == before
+
+
+def test_device_token_lists_roms(app, chrono):
+    bob = person(Role.EDITOR)
+    device = Device.objects.create(user=bob, client_device_identifier="deck-1", name="Deck", client="grout")
+    raw, _ = token_for(bob, ["roms.read"], device=device)
+    response = send(app, "GET", "/api/roms?search=chrono", **bearer(raw))
+    assert response.status_code == 200 and response.json()["total"] == 1
+
+
+def test_legacy_bearer_reads_and_writes_with_its_role(app, snes):
+    User.objects.create_user("frank", password="pw-for-frank", role=Role.EDITOR)
+    grant = app.post(
+        "/api/token", {"grant_type": "password", "username": "frank", "password": "pw-for-frank"}
+    )
+    raw = grant.json()["access_token"]
+    body = {"platform_id": snes.pk, "name": "Zelda", "file_name": "zelda.sfc"}
+    assert send(app, "POST", "/api/roms", body, **bearer(raw)).status_code == 201
+    assert send(app, "GET", "/api/roms", **bearer(raw)).json()["total"] == 1
+
+
+def test_logs_name_the_token_by_id_never_its_value(app, snes, caplog):
+    raw, token = token_for(person(Role.EDITOR), ["roms.write"])
+    with caplog.at_level(logging.INFO):
+        send(
+            app,
+            "POST",
+            "/api/roms",
+            {"platform_id": snes.pk, "name": "Zelda", "file_name": "z.sfc"},
+            **bearer(raw),
+        )
+        send(
+            app,
+            "POST",
+            "/api/roms",
+            {"platform_id": snes.pk, "name": "Zelda", "file_name": "z.sfc"},
+            **bearer(raw),
+        )
+    lines = [r.getMessage() for r in caplog.records]
+    rom = Rom.objects.get()
+    assert f"library API: 'bob' (client_token {token.pk}) created ROM {rom.pk} 'Zelda'" in lines
+    assert (
+        f"library API: POST '/api/roms' by 'bob' (client_token {token.pk}) refused (409): ['file_name']"
+        in lines
+    )
+    assert not [line for line in lines if raw in line or raw[4:20] in line]
+
+
+def test_token_list_queries_do_not_grow_with_the_number_of_roms(app, snes, django_assert_max_num_queries):
+    Rom.objects.bulk_create(Rom(name=f"Game {i}", platform=snes, file_name=f"g{i}.sfc") for i in range(150))
+    raw, _ = token_for(person(Role.VIEWER), ["roms.read"])
+    send(app, "GET", "/api/roms", **bearer(raw))  # the first use writes last_used_at
+    # token with owner and device, count, page.
+    with django_assert_max_num_queries(3):
+        assert len(send(app, "GET", "/api/roms?limit=200", **bearer(raw)).json()["items"]) == 150
