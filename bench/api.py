@@ -59,7 +59,13 @@ def free_port():
 
 def manage(env, *args):
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [PYTHON, "manage.py", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if result.returncode != 0:
         sys.exit(f"manage.py {args[0]} failed:\n{result.stderr}")

@@ -205,8 +205,9 @@ def save(request, kind, instance=None, partial=False):
 
 def delete(request, kind, instance):
     try:
-        instance.delete()
-    except ProtectedError:
+        with transaction.atomic():
+            instance.delete()
+    except (ProtectedError, IntegrityError):  # IntegrityError: a ROM filed under it at the same moment
         count = Rom.objects.filter(platform=instance).count()
         raise Refused(
             409,
