@@ -85,13 +85,13 @@ def site():
 
 
 def at_once(count, call):
-    """Run ``call()`` from ``count`` threads released together; their responses."""
+    """Run ``call(index)`` from ``count`` threads released together; their responses."""
     barrier = threading.Barrier(count)
     responses = [None] * count
 
     def work(index):
         barrier.wait()
-        responses[index] = call()
+        responses[index] = call(index)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
     for thread in threads:
@@ -105,7 +105,9 @@ def test_simultaneous_creates_of_one_file_make_one_rom_and_clear_409s(site):
     url, platform_id, auth = site
     for round_ in range(12):  # the window between validating and saving is short: try it often
         body = {"platform_id": platform_id, "name": "Chrono Trigger", "file_name": f"chrono{round_}.sfc"}
-        responses = at_once(8, lambda: requests.post(url + "/api/roms", json=body, headers=auth, timeout=30))
+        responses = at_once(
+            8, lambda _, body=body: requests.post(url + "/api/roms", json=body, headers=auth, timeout=30)
+        )
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [201] + [409] * 7, [r.text[:200] for r in responses]
         assert all(r.json()["detail"] for r in responses if r.status_code == 409)
@@ -125,15 +127,7 @@ def test_deleting_a_platform_while_roms_are_filed_under_it_never_orphans_them(si
         body = {"platform_id": platform["id"], "name": f"Game {index}", "file_name": f"g{index}.gb"}
         return requests.post(url + "/api/roms", json=body, headers=auth, timeout=30)
 
-    counter = iter(range(6))
-    lock = threading.Lock()
-
-    def next_call():
-        with lock:
-            index = next(counter)
-        return call(index)
-
-    responses = at_once(6, next_call)
+    responses = at_once(6, call)
     assert all(r.status_code in (201, 204, 400, 409) for r in responses), [r.text[:200] for r in responses]
     deleted = any(r.status_code == 204 for r in responses)
     created = [r.json()["id"] for r in responses if r.status_code == 201]
