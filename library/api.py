@@ -192,7 +192,14 @@ def save(request, kind, instance=None, partial=False):
         with transaction.atomic():
             saved = form.save()
     except IntegrityError:
-        # Another request took the same unique value between validation and saving.
+        # Another request changed the library between validation and saving: it deleted the
+        # platform, or took the same unique value.
+        platform = form.cleaned_data.get("platform")
+        if platform is not None and not Platform.objects.filter(pk=platform.pk).exists():
+            errors = {
+                "platform_id": ["This platform was deleted a moment ago. List them with GET /api/platforms."]
+            }
+            raise Refused(400, field_sentence(errors), errors) from None
         raise Refused(
             409,
             f"Another {kind.noun} with these values was saved at the same moment. Fetch it, or change "
