@@ -117,21 +117,27 @@ def test_simultaneous_creates_of_one_file_make_one_rom_and_clear_409s(site):
 
 def test_deleting_a_platform_while_roms_are_filed_under_it_never_orphans_them(site):
     url, _, auth = site
-    platform = requests.post(
-        url + "/api/platforms", json={"name": "Game Boy"}, headers=auth, timeout=10
-    ).json()
+    for round_ in range(10):
+        new = {"name": f"Handheld {round_}"}
+        platform = requests.post(url + "/api/platforms", json=new, headers=auth, timeout=10).json()
 
-    def call(index):
-        if index == 0:
-            return requests.delete(f"{url}/api/platforms/{platform['id']}", headers=auth, timeout=30)
-        body = {"platform_id": platform["id"], "name": f"Game {index}", "file_name": f"g{index}.gb"}
-        return requests.post(url + "/api/roms", json=body, headers=auth, timeout=30)
+        def call(index, platform=platform, round_=round_):
+            if index == 0:
+                return requests.delete(f"{url}/api/platforms/{platform['id']}", headers=auth, timeout=30)
+            body = {
+                "platform_id": platform["id"],
+                "name": f"Game {index}",
+                "file_name": f"g{round_}-{index}.gb",
+            }
+            return requests.post(url + "/api/roms", json=body, headers=auth, timeout=30)
 
-    responses = at_once(6, call)
-    assert all(r.status_code in (201, 204, 400, 409) for r in responses), [r.text[:200] for r in responses]
-    deleted = any(r.status_code == 204 for r in responses)
-    created = [r.json()["id"] for r in responses if r.status_code == 201]
-    for rom_id in created:  # every ROM that was created still has its platform
-        rom = requests.get(f"{url}/api/roms/{rom_id}", headers=auth, timeout=10)
-        assert rom.status_code == 200 and rom.json()["platform_id"] == platform["id"]
-    assert not (deleted and created)
+        responses = at_once(6, call)
+        assert all(r.status_code in (201, 204, 400, 409) for r in responses), [
+            r.text[:200] for r in responses
+        ]
+        deleted = any(r.status_code == 204 for r in responses)
+        created = [r.json()["id"] for r in responses if r.status_code == 201]
+        for rom_id in created:  # every ROM that was created still has its platform
+            rom = requests.get(f"{url}/api/roms/{rom_id}", headers=auth, timeout=10)
+            assert rom.status_code == 200 and rom.json()["platform_id"] == platform["id"]
+        assert not (deleted and created)
