@@ -211,17 +211,18 @@ def save(request, kind, instance=None, partial=False):
 
 
 def delete(request, kind, instance):
+    pk = instance.pk  # delete() sets instance.pk to None, even when the commit then fails
     try:
         with transaction.atomic():
             instance.delete()
     except (ProtectedError, IntegrityError):  # IntegrityError: a ROM filed under it at the same moment
-        count = Rom.objects.filter(platform=instance).count()
+        count = Rom.objects.filter(platform_id=pk).count()
         raise Refused(
             409,
             f"The platform {instance.name} still has {count} ROM(s). Delete them or move them to another "
             "platform first.",
         ) from None
-    logger.info("library API: %s deleted %s %s %r", caller(request), kind.noun, instance.pk, instance.name)
+    logger.info("library API: %s deleted %s %s %r", caller(request), kind.noun, pk, instance.name)
     return HttpResponse(status=204)
 
 

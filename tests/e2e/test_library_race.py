@@ -1,4 +1,5 @@
-"""The library JSON API under real concurrent requests: the site as a gunicorn process with 4 workers."""
+"""The library JSON API under real concurrent requests: the site as a gunicorn process with 4 workers,
+on SQLite (a fresh file) and on PostgreSQL (this branch's own database, emptied first)."""
 
 import os
 import subprocess
@@ -8,12 +9,16 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
 from tests.e2e.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "romm_libapi"
 
 SEED = """
 from accounts.models import Role, User
@@ -27,17 +32,28 @@ print(platform.pk, raw)
 """
 
 
-@pytest.fixture(scope="module")
-def site():
+def empty_postgres_database():
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
+    return f"postgres://postgres@127.0.0.1:5432/{PG_DATABASE}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request):
     tmp = tempfile.mkdtemp(prefix="romm-race-")
     port = free_port()
+    database = empty_postgres_database() if request.param == "postgresql" else f"sqlite:///{tmp}/site.sqlite3"
     env = {
         **{
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("OIDC_", "DJANGO_", "DATABASE_", "CACHE_"))
         },
-        "DATABASE_URL": f"sqlite:///{tmp}/site.sqlite3",
+        "DATABASE_URL": database,
         "CACHE_URL": "locmemcache://",
         "SECRET_KEY": "e2e-only",
         "ROMM_BASE_URL": f"http://127.0.0.1:{port}",

@@ -421,8 +421,12 @@ def test_patch_onto_a_taken_file_name_is_409_and_changes_nothing(editor, chrono,
     assert (other.name, other.file_name) == ("Other", "other.sfc")
 
 
-def test_editor_deletes_a_rom(editor, chrono):
-    assert send(editor, "DELETE", f"/api/roms/{chrono.pk}").status_code == 204
+def test_editor_deletes_a_rom(editor, chrono, caplog):
+    with caplog.at_level(logging.INFO, logger="library"):
+        assert send(editor, "DELETE", f"/api/roms/{chrono.pk}").status_code == 204
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("library")] == [
+        f"library API: 'bob' (session) deleted ROM {chrono.pk} 'Chrono Trigger'"
+    ]
     assert not Rom.objects.exists()
     assert send(editor, "DELETE", f"/api/roms/{chrono.pk}").status_code == 404
 
