@@ -591,3 +591,13 @@ def test_token_list_queries_do_not_grow_with_the_number_of_roms(app, snes, djang
     # token with owner and device, count, page.
     with django_assert_max_num_queries(3):
         assert len(send(app, "GET", "/api/roms?limit=200", **bearer(raw)).json()["items"]) == 150
+
+
+def test_oversized_body_is_a_400_json(app, snes, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    raw, _ = token_for(person(Role.EDITOR), ["roms.write"])
+    body = {"platform_id": snes.pk, "name": "Zelda", "file_name": "zelda.sfc", "notes": "x" * 2000}
+    response = send(app, "POST", "/api/roms", body, **bearer(raw))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The body is too large. Send one JSON object of a few fields."
+    assert not Rom.objects.exists()
