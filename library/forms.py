@@ -33,3 +33,13 @@ class SearchForm(forms.Form):
     platform = forms.ModelChoiceField(
         Platform.objects.all(), required=False, empty_label="All platforms", to_field_name="slug"
     )
+
+
+class RomQueryForm(forms.Form):
+    """The query string of ``GET /api/roms``: what to filter on and which page of results."""
+
+    # Upper bounds keep every value inside a 64-bit database integer (SQLite raises beyond it).
+    platform_id = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    search = forms.CharField(required=False, max_length=200)
+    limit = forms.IntegerField(required=False, min_value=1, max_value=200)
+    offset = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/logout/", RedirectView.as_view(url="/logout"), name="admin_logout_redirect"),
     path("admin/", admin.site.urls),
     path("library/", include("library.urls")),
+    path("api/", include("library.api_urls")),
     path("", include("devices.urls")),
     path("", include("accounts.urls")),
 ]

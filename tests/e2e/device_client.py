@@ -1,7 +1,8 @@
 """A stand-alone app, run as its own process by the end-to-end tests, speaking only HTTP.
 
 ``device BASE_URL``: RFC 8628 sign-in; prints ``{"user_code": …}``, polls at the interval the
-site asks for (plus 5 s on each ``slow_down``), then prints the token's reply and /api/users/me.
+site asks for (plus 5 s on each ``slow_down``), then prints the token's reply, /api/users/me
+and the first page of /api/roms.
 ``exchange BASE_URL CODE``: pairs by code; prints the exchange's reply and /api/users/me.
 """
 
@@ -18,6 +19,11 @@ def say(value):
 
 def me(base, raw):
     response = requests.get(base + "/api/users/me", headers={"Authorization": f"Bearer {raw}"}, timeout=10)
+    return {"status": response.status_code, "body": response.json()}
+
+
+def roms(base, raw):
+    response = requests.get(base + "/api/roms", headers={"Authorization": f"Bearer {raw}"}, timeout=10)
     return {"status": response.status_code, "body": response.json()}
 
 
@@ -51,6 +57,7 @@ def device(base):
                     "token": {k: v for k, v in token.items() if k != "access_token"},
                     "errors": errors,
                     "me": me(base, token["access_token"]),
+                    "roms": roms(base, token["access_token"]),
                 }
             )
             return 0

@@ -71,11 +71,13 @@ def test_signed_out_person_approves_a_device_and_the_app_gets_its_token(stack, p
     assert finished["token"]["scopes"] == ["me.read", "roms.read", "roms.write"]  # bob is an editor
     assert finished["me"]["status"] == 200 and finished["me"]["body"]["username"] == "bob"
     assert finished["me"]["body"]["current_device_id"] == finished["token"]["device_id"]
+    assert finished["roms"]["status"] == 200 and set(finished["roms"]["body"]) == {"items", "total"}
 
 
 def test_device_sign_in_with_password_login_off(password_off, page, artifacts):
     finished = approve_signed_out(password_off, page, artifacts, "password-off")
     assert finished["me"]["status"] == 200 and finished["me"]["body"]["username"] == "bob"
+    assert finished["roms"]["status"] == 200
 
 
 def test_token_made_on_the_profile_is_paired_by_code_and_the_old_value_stops(stack, page, artifacts):

@@ -1,0 +1,301 @@
+"""The library as JSON (SPEC section 6): platforms and ROMs for apps, each method behind its scope.
+
+Bodies are JSON objects validated by the same forms as the pages (``library/forms.py``); this
+module only turns JSON into form data and form errors into JSON. Refusals are ``{"detail"}``
+with a sentence naming the field, plus ``errors`` (field -> messages) for programs.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Q
+from django.forms.models import model_to_dict
+from django.http import HttpResponse, JsonResponse
+
+from accounts.access import api_view
+from library.forms import PlatformForm, RomForm, RomQueryForm
+from library.models import Platform, Rom
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 50
+MAX_ID = 2**63 - 1
+
+
+def platform_json(platform):
+    return {"id": platform.pk, "name": platform.name, "slug": platform.slug}
+
+
+def rom_json(rom):
+    return {
+        "id": rom.pk,
+        "platform_id": rom.platform_id,
+        "name": rom.name,
+        "file_name": rom.file_name,
+        "size_bytes": rom.size_bytes,
+        "notes": rom.notes,
+    }
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between platforms and ROMs: the model, its form, its JSON, its name in sentences."""
+
+    model: type
+    form: type
+    to_json: object
+    noun: str
+    # JSON key -> form field, where they differ (a foreign key is ``<name>_id`` in JSON).
+    renamed: tuple = ()
+
+    def json_name(self, field):
+        return {form: key for key, form in self.renamed}.get(field, field)
+
+    def form_name(self, key):
+        return dict(self.renamed).get(key, key)
+
+    def fields(self):
+        """The JSON keys a body may carry, in the form's order."""
+        return [self.json_name(name) for name in self.form.base_fields]
+
+
+PLATFORMS = Kind(Platform, PlatformForm, platform_json, "platform")
+ROMS = Kind(Rom, RomForm, rom_json, "ROM", renamed=(("platform_id", "platform"),))
+
+
+class Refused(Exception):
+    """A request this module answers with ``{"detail"}`` (and ``errors`` when fields are at fault)."""
+
+    def __init__(self, status, detail, errors=None):
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, errors
+
+
+def refused(request, error):
+    """The JSON answer to ``error``, with one log line for the operator."""
+    logger.warning(
+        "library API: %s %r by %s refused (%s): %s",
+        request.method,
+        request.path,
+        caller(request),
+        error.status,
+        sorted(error.errors) if error.errors else error.detail,
+    )
+    body = {"detail": error.detail}
+    if error.errors:
+        body["errors"] = error.errors
+    return JsonResponse(body, status=error.status)
+
+
+def caller(request):
+    """``'bob' (client_token 12)``: who made the request and with what, for log lines (never the token)."""
+    access = getattr(request, "access", None)
+    if access is None:
+        return "anonymous"
+    token = f" {access.token.pk}" if access.token is not None else ""
+    return f"{access.user.username!r} ({access.credential}{token})"
+
+
+# --- reading the request ---------------------------------------------------------------------
+def find(kind, pk):
+    """The ``kind`` object with id ``pk`` (a path segment), or ``Refused`` 404."""
+    if pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID:
+        found = kind.model.objects.filter(pk=int(pk)).first()
+        if found is not None:
+            return found
+    raise Refused(
+        404, f"There is no {kind.noun} with id {pk!r}. List them with GET /api/{kind.noun.lower()}s."
+    )
+
+
+def json_body(request, kind):
+    """The request body as a dict of known fields, or ``Refused`` 400 saying what is wrong."""
+    example = "{" + ", ".join(f'"{key}": …' for key in kind.fields()) + "}"
+    try:
+        body = json.loads(request.body or b"null")
+    except RequestDataTooBig:
+        raise Refused(400, "The body is too large. Send one JSON object of a few fields.") from None
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise Refused(400, f"The body is not valid JSON. Send a JSON object like {example}.") from None
+    if not isinstance(body, dict):
+        raise Refused(400, f"The body must be a JSON object like {example}.")
+    body.pop("id", None)  # read-only: a client may send back the object it received
+    unknown = sorted(set(body) - set(kind.fields()))
+    if unknown:
+        raise Refused(
+            400,
+            f"Unknown field {', '.join(unknown)}: a {kind.noun} has {', '.join(kind.fields())}.",
+            {key: ["Unknown field."] for key in unknown},
+        )
+    return body
+
+
+def expected_type(field):
+    """The JSON type a form field takes: numbers for ids and sizes, strings for the rest."""
+    return int if isinstance(field, (forms.IntegerField, forms.ModelChoiceField)) else str
+
+
+def check_types(kind, body):
+    """``Refused`` 400 for a value of the wrong JSON type (forms would quietly turn ``[1]`` into ``"[1]"``)."""
+    wrong = {}
+    for key, value in body.items():
+        want = expected_type(kind.form.base_fields[kind.form_name(key)])
+        if value is not None and (type(value) is not want):  # bool is an int subclass: refuse it too
+            wrong[key] = [f"Expected {'a whole number' if want is int else 'a string'} or null."]
+    if wrong:
+        raise Refused(400, field_sentence(wrong), wrong)
+
+
+def field_sentence(errors):
+    return " ".join(f"{key}: {' '.join(messages)}" for key, messages in errors.items())
+
+
+def bound_form(kind, body, instance=None, partial=False):
+    """The kind's form bound to ``body``; PATCH keeps the fields the body leaves out."""
+    check_types(kind, body)
+    data = model_to_dict(instance, fields=list(kind.form.base_fields)) if partial else {}
+    data.update({kind.form_name(key): value for key, value in body.items()})
+    return kind.form(data, instance=instance)
+
+
+def form_refusal(kind, form):
+    """``Refused`` for an invalid form: 409 when the values clash with another object, else 400."""
+    errors, conflict = {}, False
+    for field, problems in form.errors.as_data().items():
+        key = kind.json_name(field)
+        if field == NON_FIELD_ERRORS:
+            # The only whole-object rule is a uniqueness constraint (a ROM's file name per platform).
+            key, conflict = "file_name", True
+        messages = []
+        for problem in problems:
+            if problem.code == "unique":
+                conflict = True
+            if problem.code == "invalid_choice" and key == "platform_id":
+                messages.append("There is no platform with this id. List them with GET /api/platforms.")
+            else:
+                messages.extend(problem.messages)
+        errors.setdefault(key, []).extend(messages)
+    return Refused(409 if conflict else 400, field_sentence(errors), errors)
+
+
+# --- writing ---------------------------------------------------------------------------------
+def save(request, kind, instance=None, partial=False):
+    """Create (no ``instance``) or change an object from the JSON body; the saved object as JSON."""
+    form = bound_form(kind, json_body(request, kind), instance, partial)
+    if not form.is_valid():
+        raise form_refusal(kind, form)
+    try:
+        with transaction.atomic():
+            saved = form.save()
+    except IntegrityError:
+        # Another request changed the library between validation and saving: it deleted the
+        # platform, or took the same unique value.
+        platform = form.cleaned_data.get("platform")
+        if platform is not None and not Platform.objects.filter(pk=platform.pk).exists():
+            errors = {
+                "platform_id": ["This platform was deleted a moment ago. List them with GET /api/platforms."]
+            }
+            raise Refused(400, field_sentence(errors), errors) from None
+        raise Refused(
+            409,
+            f"Another {kind.noun} with these values was saved at the same moment. Fetch it, or change "
+            "the name or file name.",
+        ) from None
+    action = "changed" if instance is not None else "created"
+    logger.info("library API: %s %s %s %s %r", caller(request), action, kind.noun, saved.pk, saved.name)
+    return JsonResponse(kind.to_json(saved), status=200 if instance is not None else 201)
+
+
+def delete(request, kind, instance):
+    pk = instance.pk  # delete() sets instance.pk to None, even when the commit then fails
+    try:
+        with transaction.atomic():
+            instance.delete()
+    except (ProtectedError, IntegrityError):  # IntegrityError: a ROM filed under it at the same moment
+        count = Rom.objects.filter(platform_id=pk).count()
+        raise Refused(
+            409,
+            f"The platform {instance.name} still has {count} ROM(s). Delete them or move them to another "
+            "platform first.",
+        ) from None
+    logger.info("library API: %s deleted %s %s %r", caller(request), kind.noun, pk, instance.name)
+    return HttpResponse(status=204)
+
+
+def one(request, kind, pk):
+    """GET, PUT, PATCH or DELETE one object."""
+    instance = find(kind, pk)
+    if request.method == "GET":
+        return JsonResponse(kind.to_json(instance))
+    if request.method == "DELETE":
+        return delete(request, kind, instance)
+    return save(request, kind, instance, partial=request.method == "PATCH")
+
+
+def answer(request, handler, *args):
+    try:
+        return handler(request, *args)
+    except Refused as error:
+        return refused(request, error)
+
+
+# --- the views -------------------------------------------------------------------------------
+def library_view(resource, *methods):
+    """``api_view`` needing ``<resource>.read`` for GET and ``<resource>.write`` for the other methods."""
+    return api_view(*methods, scope={m: f"{resource}.{'read' if m == 'GET' else 'write'}" for m in methods})
+
+
+@library_view("platforms", "GET", "POST")
+def platforms(request):
+    """``/api/platforms``: every platform (a JSON list), or POST one."""
+    if request.method == "POST":
+        return answer(request, save, PLATFORMS)
+    return JsonResponse([platform_json(p) for p in Platform.objects.all()], safe=False)
+
+
+@library_view("platforms", "GET", "PUT", "PATCH", "DELETE")
+def platform(request, pk):
+    """``/api/platforms/<id>``."""
+    return answer(request, one, PLATFORMS, pk)
+
+
+@library_view("roms", "GET", "POST")
+def roms(request):
+    """``/api/roms``: ``{items, total}`` filtered, searched and paged by the query string, or POST one."""
+    if request.method == "POST":
+        return answer(request, save, ROMS)
+    return answer(request, rom_page)
+
+
+@library_view("roms", "GET", "PUT", "PATCH", "DELETE")
+def rom(request, pk):
+    """``/api/roms/<id>``."""
+    return answer(request, one, ROMS, pk)
+
+
+def rom_page(request):
+    query = RomQueryForm(request.GET)
+    if not query.is_valid():
+        errors = {key: list(messages) for key, messages in query.errors.items()}
+        raise Refused(400, field_sentence(errors), errors)
+    platform_id, search = query.cleaned_data["platform_id"], query.cleaned_data["search"].strip()
+    limit = query.cleaned_data["limit"] or DEFAULT_LIMIT
+    offset = query.cleaned_data["offset"] or 0
+    found = Rom.objects.all()
+    if platform_id is not None:
+        found = found.filter(platform_id=platform_id)
+    if search:
+        found = found.filter(Q(name__icontains=search) | Q(file_name__icontains=search))
+    total = found.count()
+    if total == 0 and platform_id is not None and not Platform.objects.filter(pk=platform_id).exists():
+        raise Refused(
+            400,
+            f"platform_id: There is no platform with id {platform_id}. List them with GET /api/platforms.",
+            {"platform_id": ["There is no platform with this id."]},
+        )
+    items = [rom_json(r) for r in found[offset : offset + limit]] if offset < total else []
+    return JsonResponse({"items": items, "total": total})
