@@ -478,3 +478,26 @@ def recheck_lock(app_configs, **kwargs):
             id="accounts.W031",
         )
     ]
+
+
+@register()
+def cache_shared_between_processes(app_configs, **kwargs):
+    """Single use of sign-in state, rate limits and the JWKS guard need one cache for all processes."""
+    processes = []
+    if settings.GUNICORN_WORKERS > 1:
+        processes.append(f"GUNICORN_WORKERS={settings.GUNICORN_WORKERS}")
+    if settings.SITE_REPLICAS > 1:
+        processes.append(f"SITE_REPLICAS={settings.SITE_REPLICAS}")
+    if settings.CACHES["default"]["BACKEND"] not in settings.PER_PROCESS_CACHES or not processes:
+        return []
+    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [
+        Warning(
+            f"The cache ({backend}) lives inside each process while several processes serve the site "
+            f"({', '.join(processes)}): single use of sign-in state, rate limits and the JWKS refetch "
+            "guard hold per process only.",
+            hint="Set CACHE_URL=redis://<host>:6379/0 (the compose file's redis service), "
+            "or run one process (GUNICORN_WORKERS=1).",
+            id="accounts.W040",
+        )
+    ]

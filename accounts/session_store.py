@@ -6,7 +6,7 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from accounts.sessions import session_key_changed
 
 
-class SessionStore(DatabaseSessionStore):
+class IndexFollowsKey:
     """``cycle_key`` (login, password change) moves the session's index row to the new key."""
 
     def cycle_key(self):
@@ -20,3 +20,7 @@ class SessionStore(DatabaseSessionStore):
         super().cycle_key()
         if SESSION_KEY in self._get_session():
             session_key_changed(old_key, self.session_key)
+
+
+class SessionStore(IndexFollowsKey, DatabaseSessionStore):
+    """Sessions in the database only (the engine when the cache is per process)."""

@@ -92,7 +92,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault(
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
     )
+# A database connection is kept for the next request of the same process this many seconds
+# (0: a new connection per request, as Django's default); the health check replaces one the
+# database closed meanwhile (restart, idle timeout) before a request uses it.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", 60, minimum=0, maximum=86400)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", True)
 CACHES = {"default": _django_env.cache_url_config(env.str("CACHE_URL", "locmemcache://"))}
+# Several sites (or test runs) sharing one Redis keep their keys apart with a prefix each.
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", "")
+# Caches that live inside one process: sign-in state, rate limits and the JWKS refetch guard
+# stored there hold per process only (accounts.W040 says so when several processes run).
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+CACHE_IS_SHARED = CACHES["default"]["BACKEND"] not in PER_PROCESS_CACHES
+# How many processes serve the site: gunicorn workers in this container (deploy/start.sh passes
+# GUNICORN_WORKERS to gunicorn) and containers behind the proxy (SITE_REPLICAS, for the check).
+GUNICORN_WORKERS = env.int("GUNICORN_WORKERS", 1, minimum=1, maximum=256)
+SITE_REPLICAS = env.int("SITE_REPLICAS", 1, minimum=1, maximum=1000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -109,8 +124,10 @@ LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login"
 
-# Database sessions whose index (accounts.OIDCSession) follows a cycled key.
-SESSION_ENGINE = "accounts.session_store"
+# Database sessions whose index (accounts.OIDCSession) follows a cycled key; with a shared cache
+# (Redis) they are read from it too (Django's cached_db), so a page needs no session query. A
+# per-process cache would keep a session alive in one process after another ended it.
+SESSION_ENGINE = "accounts.session_store_cached" if CACHE_IS_SHARED else "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS

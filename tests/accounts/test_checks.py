@@ -73,3 +73,22 @@ def test_autologin_without_oidc_warns(settings):
     settings.OIDC_ENABLED = False
     settings.OIDC_AUTOLOGIN = True
     assert "accounts.W001" in {m.id for m in run_checks()}
+
+
+@pytest.mark.parametrize(
+    "workers, replicas, cache, reported",
+    [
+        (4, 1, "django.core.cache.backends.locmem.LocMemCache", True),
+        (1, 3, "django.core.cache.backends.locmem.LocMemCache", True),
+        (1, 1, "django.core.cache.backends.locmem.LocMemCache", False),
+        (4, 3, "django.core.cache.backends.filebased.FileBasedCache", False),
+    ],
+)
+def test_per_process_cache_with_several_processes_warns(settings, tmp_path, workers, replicas, cache, reported):
+    settings.GUNICORN_WORKERS, settings.SITE_REPLICAS = workers, replicas
+    settings.CACHES = {"default": {"BACKEND": cache, "LOCATION": str(tmp_path)}}
+    found = problems(settings)
+    assert ("accounts.W040" in found) is reported
+    if reported:
+        assert "hold per process only" in found["accounts.W040"].msg
+        assert "CACHE_URL=redis://" in found["accounts.W040"].hint

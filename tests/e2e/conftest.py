@@ -1,6 +1,17 @@
-"""End-to-end fixtures: the site and the local provider as real processes on free ports."""
+"""End-to-end fixtures: the site and the local provider as real processes on free ports.
+
+By default the site is ``manage.py runserver`` (one process) on an SQLite file with a
+local-memory cache. CI runs the suite a second time the way several workers share state:
+
+    E2E_SERVER=gunicorn       the site under gunicorn with E2E_WORKERS (default 4) processes
+    E2E_DATABASE=postgres     a PostgreSQL database per stack, made on E2E_POSTGRES_URL
+                              (default postgres://postgres@127.0.0.1:5432/romm_e2e: the name is a
+                              prefix) and dropped when the stack stops
+    E2E_CACHE_URL=redis://…   the cache, shared by every process of a stack (keys prefixed per stack)
+"""
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -19,6 +30,20 @@ CLIENT_SECRET = "e2e secret/with+odd:chars"
 PASSWORD = "demo"
 
 pytestmark = pytest.mark.e2e
+
+SERVER = os.environ.get("E2E_SERVER", "runserver")
+WORKERS = int(os.environ.get("E2E_WORKERS", "4"))
+DATABASE = os.environ.get("E2E_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get("E2E_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/romm_e2e")
+CACHE_URL = os.environ.get("E2E_CACHE_URL", "locmemcache://")
+
+
+def postgres(statement):
+    import psycopg
+
+    server = POSTGRES_URL.rsplit("/", 1)[0]
+    with psycopg.connect(server + "/postgres", autocommit=True) as connection:
+        connection.execute(statement)
 
 
 def free_port():
@@ -55,10 +80,20 @@ class Stack:
                 **(site_env or {}),
             }
         self.tmp = tempfile.mkdtemp(prefix="romm-e2e-")
+        self.database = None
+        if DATABASE == "postgres":
+            self.database = f"{POSTGRES_URL.rsplit('/', 1)[1]}_{secrets.token_hex(4)}"
+            postgres(f'CREATE DATABASE "{self.database}"')
+            database_url = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{self.database}"
+        else:
+            database_url = f"sqlite:///{self.tmp}/site.sqlite3"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "DJANGO_"))},
-            "DATABASE_URL": f"sqlite:///{self.tmp}/site.sqlite3",
-            "CACHE_URL": "locmemcache://",
+            "DATABASE_URL": database_url,
+            "CACHE_URL": CACHE_URL,
+            # Stacks alive at once share the cache server; their keys (rate limits!) must not meet.
+            "CACHE_KEY_PREFIX": f"e2e-{secrets.token_hex(4)}",
+            "GUNICORN_WORKERS": str(WORKERS if SERVER == "gunicorn" else 1),
             "SECRET_KEY": "e2e-only",
             "ROMM_BASE_URL": self.url,
             "OIDC_ENABLED": "true",
@@ -83,8 +118,13 @@ class Stack:
                 "User.objects.create_user('frank', email='frank@example.com', password='a-long-password-1')",
             )
             self.log = open(Path(self.tmp) / "site.log", "w+")
+            if SERVER == "gunicorn":
+                command = [sys.executable, "-m", "gunicorn", "romm_site.wsgi", "--workers", str(WORKERS),
+                           "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5"]
+            else:
+                command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
             self.site = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+                command,
                 cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
             self._wait_until_up()
@@ -104,7 +144,7 @@ class Stack:
             try:
                 if requests.get(self.url + "/login?local=1", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
         raise RuntimeError("the site did not start:\n" + self.site_log())
 
@@ -119,6 +159,8 @@ class Stack:
         stop_devidp(self.provider)
         if self.second:
             stop_devidp(self.second)
+        if self.database:
+            postgres(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=["authentik", "authelia"])
