@@ -30,6 +30,22 @@ def end_session_keys(session_keys):
     return len(keys)
 
 
+def index_session(session_key, user, **fields):
+    """Create or update the index row of this session, in one statement.
+
+    ``fields``: what a provider session records (provider, issuer, subject, sid, the ID token
+    for RP-initiated logout, the recheck's refresh token); none for password, API and
+    break-glass sessions. A second tab finishing as the same person keeps the key: its row
+    is updated.
+    """
+    OIDCSession.objects.bulk_create(
+        [OIDCSession(session_key=session_key, user=user, **fields)],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=["user", *fields],
+    )
+
+
 def forget_session(session_key):
     """A session that ended here (logout) leaves the index."""
     if session_key:
@@ -80,7 +96,8 @@ def session_started(sender, request, user, **kwargs):
     session["signin_method"] = "oidc" if backend.endswith("OIDCBackend") else "password"
     if session.session_key is None:
         session.save()
-    OIDCSession.objects.get_or_create(session_key=session.session_key, defaults={"user": user})
+    # A provider sign-in then adds what its row records (accounts.views.oidc_callback).
+    index_session(session.session_key, user)
 
 
 def session_ended(sender, request, user, **kwargs):

@@ -10,6 +10,7 @@ from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,9 +21,10 @@ from mozilla_django_oidc.utils import generate_code_challenge
 from accounts import history, recheck
 from accounts.errors import SignInError
 from accounts.logout import logout_return_message
-from accounts.models import OIDCSession, SignInEvent
+from accounts.models import SignInEvent
 from accounts.passwords import PasswordForm
 from accounts.provider import get_provider, providers
+from accounts.sessions import index_session
 
 logger = logging.getLogger(__name__)
 
@@ -172,19 +174,32 @@ def take_flow(request, state):
     """Remove and return the flow ``state`` began; None if it is unknown or already used."""
     if not state or len(state) > 200:
         return None
-    flows = request.session.get(FLOWS, {})
-    flow = flows.pop(state, None)
+    flow = drop_flow(request.session, state)
     if flow is None:
         return None
-    request.session[FLOWS] = flows
-    request.session.save()
-    # Re-read the session so the token exchange below does not overwrite what other tabs write.
-    request.session = request.session.__class__(request.session.session_key)
     # Single use across processes, even if two requests read the session at the same moment.
+    # The session row loses the flow with the response's session write (for a sign-in, the
+    # old row goes when the new key is written).
     used = "oidc:used-state:" + hashlib.sha256(state.encode()).hexdigest()
     if not cache.add(used, 1, settings.OIDC_STATE_SECONDS * 2):
         return None
     return flow
+
+
+def drop_flow(session, state):
+    """Remove the flow ``state`` began from ``session`` and return it (None if absent)."""
+    flows = session.get(FLOWS, {})
+    flow = flows.pop(state, None)
+    if flow is not None:
+        session[FLOWS] = flows
+    return flow
+
+
+def reread_session(request, state):
+    """The session as it is now, less the flow just used: other tabs may have started flows
+    while the provider answered, and the sign-in must not write over them."""
+    request.session = request.session.__class__(request.session.session_key)
+    drop_flow(request.session, state)
 
 
 @require_GET
@@ -236,6 +251,7 @@ def oidc_callback(request, name=None):
         if flow and flow.get("link_user") and request.user.is_authenticated:
             return refuse(request, error, provider, redirect_to=PROFILE_URL)
         return refuse(request, error, provider, next_url)
+    reread_session(request, request.GET["state"])
     if link_to is not None:
         messages.success(request, f"Your {provider.display_name} sign-in is now linked to this account.")
         history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=user,
@@ -243,32 +259,33 @@ def oidc_callback(request, name=None):
         return HttpResponseRedirect(PROFILE_URL)
     if user is None:
         return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)
-    auth.login(request, user, backend="accounts.backend.OIDCBackend")
     login = user.oidc_login
-    # The session's provider, subject and sid live in this row (back-channel and RP logout find it).
-    # A second tab finishing as the same person keeps the session key: update its row.
-    OIDCSession.objects.update_or_create(
-        session_key=request.session.session_key,
-        defaults={
-            "user": user,
-            "provider": provider.name,
-            "issuer": login["issuer"],
-            "subject": login["sub"],
-            "sid": str(login["sid"] or "")[:255],
+    # One write transaction for the session (new key, old row gone), its index row with the
+    # provider, subject and sid (back-channel and RP logout find it there), the account's
+    # last_login and the history row; the response then has nothing left to write.
+    with transaction.atomic():
+        auth.login(request, user, backend="accounts.backend.OIDCBackend")
+        index_session(
+            request.session.session_key,
+            user,
+            provider=provider.name,
+            issuer=login["issuer"],
+            subject=login["sub"],
+            sid=str(login["sid"] or "")[:255],
             # The ID token is kept server-side, and only when RP-initiated logout needs it.
-            "id_token": login["id_token"] if provider.rp_initiated_logout else "",
+            id_token=login["id_token"] if provider.rp_initiated_logout else "",
             # With OIDC_SESSION_RECHECK_SECONDS: the refresh token, encrypted, and the first check.
             **recheck.started(request, provider, login.get("refresh_token")),
-        },
-    )
-    history.record(
-        request,
-        SignInEvent.Method.OIDC,
-        SignInEvent.Outcome.SUCCESS,
-        user=user,
-        provider=provider.name,
-        subject=login["sub"],
-    )
+        )
+        history.record(
+            request,
+            SignInEvent.Method.OIDC,
+            SignInEvent.Outcome.SUCCESS,
+            user=user,
+            provider=provider.name,
+            subject=login["sub"],
+        )
+        request.session.save()
     logger.info("OIDC sign-in: account %r via %s (sub %s)", user.username, provider.name, login["sub"])
     return HttpResponseRedirect(next_url or settings.LOGIN_REDIRECT_URL)
 

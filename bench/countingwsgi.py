@@ -9,6 +9,8 @@ gunicorn serves ``countingwsgi:application`` (``--pythonpath bench``) in place o
                           an atomic block that wrote counts one at its commit)
     X-Bench-Provider      requests to the identity provider, and X-Bench-Provider-Ms their time
     X-Bench-Ms            the request's time in the site, provider wait included
+    X-Bench-Db-Ms         of which waiting on the database, X-Bench-Cpu-Ms the worker's CPU time
+                          (steadier than wall time on a machine busy with other work)
 
 Nothing of this is in the site: it wraps Django's connection and requests from outside.
 """
@@ -34,7 +36,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 def reset():
     state.queries = state.writes = state.transactions = state.provider = 0
-    state.provider_seconds = 0.0
+    state.provider_seconds = state.db_seconds = 0.0
     state.dirty = False
 
 
@@ -46,7 +48,11 @@ def count_statement(execute, sql, params, many, context):
             state.dirty = True
         else:
             state.transactions += 1
-    return execute(sql, params, many, context)
+    start = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        state.db_seconds += time.perf_counter() - start
 
 
 _commit, _rollback = BaseDatabaseWrapper.commit, BaseDatabaseWrapper.rollback
@@ -84,7 +90,7 @@ requests.Session.request = timed_request
 
 def application(environ, start_response):
     reset()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
 
     def counted_start_response(status, headers, exc_info=None):
         elapsed = time.perf_counter() - started
@@ -95,6 +101,8 @@ def application(environ, start_response):
             ("X-Bench-Provider", str(state.provider)),
             ("X-Bench-Provider-Ms", f"{state.provider_seconds * 1000:.3f}"),
             ("X-Bench-Ms", f"{elapsed * 1000:.3f}"),
+            ("X-Bench-Db-Ms", f"{state.db_seconds * 1000:.3f}"),
+            ("X-Bench-Cpu-Ms", f"{(time.thread_time() - cpu_started) * 1000:.3f}"),
         ]
         return start_response(status, headers, exc_info)
 

@@ -100,22 +100,27 @@ def report(label, signins, pages):
     print(f"  sign-in (start + callback): {statistics.median(signin_q):.0f} queries, "
           f"{statistics.median(signin_tx):.0f} write transactions; at the provider per sign-in: "
           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(at_provider.items())))
-    print(f"  callback: site's own {statistics.median(site_ms):6.2f} ms p50 {pct(site_ms, 95):6.2f} ms p95 | "
+    print(f"  callback: site's own {statistics.median(site_ms):6.2f} ms p50 {pct(site_ms, 95):6.2f} ms p95 "
+          f"(database {summary(callbacks, 'db_ms'):.2f} ms, CPU {summary(callbacks, 'cpu_ms'):.2f} ms p50) | "
           f"waiting on the provider {statistics.median(wait_ms):6.2f} ms p50 | "
           f"whole sign-in seen by the browser {statistics.median(client_ms):6.2f} ms p50")
     print("page, median of", len(next(iter(pages.values()))), "requests:")
-    print("  page                  status  queries  writes  site ms  browser ms")
+    print("  page                  status  queries  writes  site ms  cpu ms  browser ms")
     medians = {}
     for name, samples in pages.items():
         site = statistics.median(c["ms"] for c, _, _ in samples)
+        cpu = statistics.median(c["cpu_ms"] for c, _, _ in samples)
         seen = statistics.median(ms for _, ms, _ in samples)
-        medians[name] = (site, seen)
+        medians[name] = (site, seen, cpu)
         print(f"  {name:20s}  {samples[0][2]:6d}  {statistics.median(c['queries'] for c, _, _ in samples):7.0f}"
-              f"  {statistics.median(c['writes'] for c, _, _ in samples):6.0f}  {site:7.2f}  {seen:10.2f}")
+              f"  {statistics.median(c['writes'] for c, _, _ in samples):6.0f}  {site:7.2f}  {cpu:6.2f}  {seen:10.2f}")
     for page, credential in (("heartbeat", "session"), ("users/me", "session"), ("users/me", "API token")):
         site = medians[f"{page} {credential}"][0] - medians[f"{page} anonymous"][0]
         seen = medians[f"{page} {credential}"][1] - medians[f"{page} anonymous"][1]
-        print(f"  added by a {credential} on {page}: site {site:+.2f} ms, browser {seen:+.2f} ms")
+        cpu = medians[f"{page} {credential}"][2] - medians[f"{page} anonymous"][2]
+        article = "an" if credential.startswith("API") else "a"
+        print(f"  added by {article} {credential} on {page}: site {site:+.2f} ms (CPU {cpu:+.2f} ms), "
+              f"browser {seen:+.2f} ms")
 
 
 def main():

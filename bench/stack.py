@@ -223,4 +223,6 @@ def cost(response):
         "provider": int(h["X-Bench-Provider"]),
         "provider_ms": float(h["X-Bench-Provider-Ms"]),
         "ms": float(h["X-Bench-Ms"]),
+        "db_ms": float(h["X-Bench-Db-Ms"]),
+        "cpu_ms": float(h["X-Bench-Cpu-Ms"]),
     }

@@ -103,7 +103,6 @@ CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", "")
 # Caches that live inside one process: sign-in state, rate limits and the JWKS refetch guard
 # stored there hold per process only (accounts.W040 says so when several processes run).
 PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
-CACHE_IS_SHARED = CACHES["default"]["BACKEND"] not in PER_PROCESS_CACHES
 # How many processes serve the site: gunicorn workers in this container (deploy/start.sh passes
 # GUNICORN_WORKERS to gunicorn) and containers behind the proxy (SITE_REPLICAS, for the check).
 GUNICORN_WORKERS = env.int("GUNICORN_WORKERS", 1, minimum=1, maximum=256)
@@ -124,10 +123,10 @@ LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login"
 
-# Database sessions whose index (accounts.OIDCSession) follows a cycled key; with a shared cache
-# (Redis) they are read from it too (Django's cached_db), so a page needs no session query. A
-# per-process cache would keep a session alive in one process after another ended it.
-SESSION_ENGINE = "accounts.session_store_cached" if CACHE_IS_SHARED else "accounts.session_store"
+# Database sessions whose index (accounts.OIDCSession) follows a cycled key. Not cached_db: a
+# request reading a session while another process ends it (logout, back-channel, deactivation)
+# could put it back into the cache, alive there after the database row is gone.
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS

@@ -198,3 +198,12 @@ def test_the_documents_a_compose_file_points_to_exist(name):
         assert section in headings, f"{name} points to README section {section!r}, which does not exist"
     for path in re.findall(r"\b((?:docs|deploy)/[\w./-]+\.(?:md|yml|py|sh))\b", text):
         assert (ROOT / path).exists(), f"{name} points to {path}, which does not exist"
+
+
+def test_three_replicas_get_a_port_each_and_tell_the_checks():
+    config = compose_config(["compose.yml"], ROMM_PORT="8000-8002", SITE_REPLICAS="3", GUNICORN_WORKERS="4")
+    site = config["services"]["site"]
+    assert site["environment"]["SITE_REPLICAS"] == "3" and site["environment"]["GUNICORN_WORKERS"] == "4"
+    assert site["environment"]["CACHE_URL"].startswith("redis://")
+    assert site["environment"]["DATABASE_URL"].startswith("postgres://")
+    assert site["ports"] == ["127.0.0.1:8000-8002:8000/tcp"]
