@@ -2,6 +2,7 @@
 
 Run: /path/to/python bench/signin.py [--signins 200] [--pages 300] [--delay-ms 20]
          [--databases sqlite,postgres] [--profiles authentik,authelia] [--workers 4]
+         [--postgres-synchronous-commit on|off]
 
 The site runs under gunicorn (4 workers: 2 per core on this machine) against an SQLite file or
 PostgreSQL, with Redis DB 4 as the cache; the provider is bench/fakeprovider.py, a real HTTP
@@ -132,15 +133,21 @@ def main():
     parser.add_argument("--profiles", default="authentik,authelia")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--cache", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--postgres-synchronous-commit", choices=["on", "off"], default="on",
+                        help="off: PostgreSQL does not wait for the disk at each commit (this database only)")
     args = parser.parse_args()
     print(f"gunicorn workers: {args.workers}, provider delay {args.delay_ms:g} ms, cache {args.cache}")
     for database in args.databases.split(","):
         for profile in args.profiles.split(","):
             with Stack(database=database, cache=args.cache, profile=profile, delay_ms=args.delay_ms,
-                       workers=args.workers, name="romm_perf_signin") as stack:
+                       workers=args.workers, name="romm_perf_signin",
+                       synchronous_commit=args.postgres_synchronous_commit == "on") as stack:
                 signins = measure_signins(stack, args.signins)
                 pages = measure_pages(stack, args.pages)
-                report(f"{database}, {profile}-like provider", signins, pages)
+                label = f"{database}, {profile}-like provider"
+                if database == "postgres":
+                    label += f", synchronous_commit {args.postgres_synchronous_commit}"
+                report(label, signins, pages)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def postgres_admin(statement):
 
 class Stack:
     def __init__(self, database="sqlite", cache="redis://127.0.0.1:6379/4", profile="authentik",
-                 delay_ms=20.0, workers=4, env=None, name="romm_perf_bench"):
+                 delay_ms=20.0, workers=4, env=None, name="romm_perf_bench", synchronous_commit=True):
         assert name.startswith("romm_perf"), "benchmark databases are named romm_perf*"
         self.database, self.cache, self.name = database, cache, name
         self.tmp = tempfile.mkdtemp(prefix="romm-bench-")
@@ -56,6 +56,9 @@ class Stack:
         if database == "postgres":
             postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             postgres_admin(f'CREATE DATABASE "{name}"')
+            if not synchronous_commit:
+                # What the site costs without waiting for the disk's flush at each commit.
+                postgres_admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
             database_url = f"{POSTGRES}/{name}"
         else:
             database_url = f"sqlite:///{self.tmp}/site.sqlite3"
