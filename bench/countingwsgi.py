@@ -13,6 +13,8 @@ gunicorn serves ``countingwsgi:application`` (``--pythonpath bench``) in place o
                           (steadier than wall time on a machine busy with other work)
 
 Nothing of this is in the site: it wraps Django's connection and requests from outside.
+With BENCH_PROFILE_CALLBACK=<folder>, each worker also writes a cProfile of its sign-in
+callbacks there when it exits (read with pstats).
 """
 
 import os
@@ -88,7 +90,26 @@ def timed_request(self, *args, **kwargs):
 requests.Session.request = timed_request
 
 
+PROFILE = os.environ.get("BENCH_PROFILE_CALLBACK")  # a folder: cProfile of each worker's callbacks
+if PROFILE:
+    import atexit
+    import cProfile
+
+    profiler = cProfile.Profile()
+    atexit.register(lambda: profiler.dump_stats(f"{PROFILE}/callback-{os.getpid()}.prof"))
+
+
 def application(environ, start_response):
+    if PROFILE and environ.get("PATH_INFO", "").startswith("/api/oauth/openid"):
+        profiler.enable()
+        try:
+            return counted_application(environ, start_response)
+        finally:
+            profiler.disable()
+    return counted_application(environ, start_response)
+
+
+def counted_application(environ, start_response):
     reset()
     started, cpu_started = time.perf_counter(), time.thread_time()
 
