@@ -14,6 +14,7 @@ from harness import configure, prepare_database  # first: sets Django up
 
 import requests_mock  # noqa: E402
 from django.core.cache import cache  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from accounts.provider import get_provider  # noqa: E402
@@ -30,6 +31,9 @@ def one_login(client, fake, person):
 
 
 def run(profile, logins):
+    # Each profile starts from an empty site: an administrator made by one provider is never
+    # linked by email to another's identity.
+    call_command("flush", interactive=False, verbosity=0)
     with requests_mock.Mocker() as mocker:
         fake = FakeProvider(mocker, profile)
         configure(fake, **ROLES)
