@@ -59,8 +59,9 @@ class User(AbstractUser):
             raise ValidationError({"email": "Another account already uses this email address."})
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        # Django 6.1 passes fetch_mode; keep whatever it passes.
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._loaded = dict(zip(field_names, values))
         return instance
 
