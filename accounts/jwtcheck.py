@@ -8,7 +8,9 @@ provider's ``metadata()``, ``_fetch_json`` and ``_fetch_shared``.
 
 import hashlib
 import hmac
+import json
 import time
+from functools import lru_cache
 
 import jwt
 from django.conf import settings
@@ -32,6 +34,15 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 def _cache_key(kind, url):
     return f"oidc:{kind}:{hashlib.sha256(url.encode()).hexdigest()[:40]}"
+
+
+@lru_cache(maxsize=64)
+def _public_key(jwk_json, alg):
+    """The key object of a JWK (built once per process: parsing an RSA key is not free), or None."""
+    try:
+        return jwt.PyJWK(json.loads(jwk_json), algorithm=alg).key
+    except jwt.PyJWTError:
+        return None
 
 
 class TokenChecks:
@@ -154,10 +165,7 @@ class TokenChecks:
         # Without a kid the key must be unambiguous.
         if len(matches) != 1:
             return None
-        try:
-            return jwt.PyJWK(matches[0], algorithm=alg).key
-        except jwt.PyJWTError:
-            return None
+        return _public_key(json.dumps(matches[0], sort_keys=True), alg)
 
     def jwks(self, refresh=False):
         key = _cache_key("jwks", self.discovery_url)

@@ -112,11 +112,19 @@ class Provider(TokenChecks):
         return None
 
     def metadata(self):
-        """The provider's discovery document, validated, from the shared cache when fresh."""
+        """The provider's discovery document, validated, from the shared cache when fresh.
+
+        A ``Provider`` lives for one request (``get_provider`` builds it), so the document it
+        read is kept on it: a sign-in asks for it several times and reads the cache once.
+        """
+        memo = self.__dict__.get("_metadata")
+        if memo is not None:
+            return memo
         key = _cache_key("meta", self.discovery_url)
         document = cache.get(key)
         if document is None:
             document = self._fetch_shared("meta", key, lambda: self._fetch_metadata(key))
+        object.__setattr__(self, "_metadata", document)  # a frozen dataclass: not a field
         return document
 
     def _fetch_metadata(self, key):
