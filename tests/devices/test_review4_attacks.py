@@ -1,0 +1,251 @@
+"""A reviewer's attacks on apps and devices (SPEC section 6): passing tests are defended attacks,
+``xfail(strict=True)`` tests are holes found, written as the site should behave."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Role, User
+from devices import tokens
+from devices.models import ClientToken, Device, DeviceAuthorization
+from tests.devices.helpers import bearer, post_json, put_json, signed_in
+
+pytestmark = pytest.mark.django_db
+DEVICE = {
+    "client_device_identifier": "deck-7",
+    "name": "Deck",
+    "client": "grout",
+    "requested_scopes": ["me.read", "me.write", "roms.read", "roms.write"],
+}
+
+
+def make_token(user, scopes, name="t"):
+    """A live token of ``user`` made the way the API makes one; ``(raw, row)``."""
+    return tokens.create(user, name, scopes, None)
+
+
+def quiet():
+    """A client that answers a server error with the 500 response instead of raising it."""
+    return Client(raise_request_exception=False, REMOTE_ADDR="10.9.9.9")
+
+
+# --- escalation from one token to a wider sibling -------------------------------------------
+@pytest.mark.xfail(strict=True, reason="a me.write token regenerates a wider sibling token and gets its raw value")
+def test_a_narrow_token_cannot_regenerate_a_wider_sibling(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"], "narrow")
+    _, wide = make_token(frank, ["me.read", "roms.read", "roms.write"], "wide")
+    response = put_json(Client(), f"/api/client-tokens/{wide.pk}/regenerate", **bearer(narrow))
+    assert response.status_code == 403
+    assert "roms.write" in response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="a me.write token pairs a wider sibling and the exchange hands it over")
+def test_a_narrow_token_cannot_pair_a_wider_sibling(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"], "narrow")
+    _, wide = make_token(frank, ["me.read", "roms.read", "roms.write"], "wide")
+    response = post_json(Client(), f"/api/client-tokens/{wide.pk}/pair", {}, **bearer(narrow))
+    assert response.status_code == 403
+    exchanged = post_json(Client(REMOTE_ADDR="10.1.1.1"), "/api/client-tokens/exchange",
+                          {"code": response.json().get("code", "AAAAAAAA")})
+    assert exchanged.status_code == 400
+
+
+def test_a_narrow_token_cannot_create_a_wider_one(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"])
+    response = post_json(Client(), "/api/client-tokens", {"name": "x", "scopes": ["roms.write"]}, **bearer(narrow))
+    assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+    assert ClientToken.objects.count() == 1
+
+
+# --- one person's token against another's ----------------------------------------------------
+@pytest.mark.parametrize("how", ["regenerate", "pair", "delete"])
+def test_someone_elses_token_is_404_and_unchanged(frank, vera, how):
+    mine, _ = make_token(vera, ["me.read", "me.write"])
+    theirs_raw, theirs = make_token(frank, ["me.read", "roms.write"])
+    client = Client()
+    if how == "regenerate":
+        response = put_json(client, f"/api/client-tokens/{theirs.pk}/regenerate", **bearer(mine))
+    elif how == "pair":
+        response = post_json(client, f"/api/client-tokens/{theirs.pk}/pair", {}, **bearer(mine))
+    else:
+        response = client.delete(f"/api/client-tokens/{theirs.pk}", **bearer(mine))
+    assert response.status_code == 404 and "detail" in response.json()
+    assert Client().get("/api/client-tokens", **bearer(theirs_raw)).status_code == 200
+
+
+def test_pair_status_of_someone_elses_code_is_404(frank, vera):
+    raw, token = make_token(frank, ["me.read", "me.write"])
+    code = post_json(Client(), f"/api/client-tokens/{token.pk}/pair", {}, **bearer(raw)).json()["code"]
+    mine, _ = make_token(vera, ["me.read"])
+    assert Client().get(f"/api/client-tokens/pair/{code}/status", **bearer(mine)).status_code == 404
+    assert Client().get(f"/api/client-tokens/pair/{code}/status", **bearer(raw)).status_code == 200
+
+
+def test_removing_someone_elses_device_changes_nothing(frank, vera):
+    device = Device.objects.create(user=frank, client_device_identifier="d", name="D", client="c")
+    raw, _ = tokens.create(frank, "d", ["me.read"], None, device)
+    signed_in(vera).post(f"/profile/devices/{device.pk}/remove")
+    assert Device.objects.filter(pk=device.pk).exists()
+    assert Client().get("/api/client-tokens", **bearer(raw)).status_code == 200
+
+
+# --- role changes after the token was made ----------------------------------------------------
+def test_device_token_approved_as_editor_loses_write_on_demotion(frank):
+    raw, _ = make_token(frank, ["me.read", "roms.read", "roms.write"])
+    User.objects.filter(pk=frank.pk).update(role=Role.VIEWER)
+    response = post_json(Client(), "/api/roms", {"name": "x"}, **bearer(raw))
+    assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+
+
+def test_deactivated_owner_token_stops_even_if_deactivated_by_update(frank):
+    raw, _ = make_token(frank, ["me.read"])
+    User.objects.filter(pk=frank.pk).update(is_active=False)  # no save signal
+    assert Client().get("/api/client-tokens", **bearer(raw)).status_code == 401
+
+
+# --- pairing-code brute force ----------------------------------------------------------------
+def test_exchange_limit_ignores_a_forged_x_forwarded_for(settings, db):
+    settings.TRUST_PROXY_HEADERS = False
+    statuses = [
+        post_json(Client(REMOTE_ADDR="10.2.2.2"), "/api/client-tokens/exchange", {"code": "AAAA-AAAA"},
+                  HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code
+        for i in range(7)
+    ]
+    assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
+
+
+def test_exchange_behind_proxy_counts_the_proxys_entry_not_the_clients(settings, db):
+    settings.TRUST_PROXY_HEADERS = True
+    statuses = [
+        post_json(Client(REMOTE_ADDR="10.0.0.254"), "/api/client-tokens/exchange", {"code": "AAAAAAAA"},
+                  HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, 203.0.113.5").status_code
+        for i in range(6)
+    ]
+    assert statuses[-1] == 429
+
+
+# --- device flow -------------------------------------------------------------------------------
+def start_device(**changes):
+    return post_json(Client(REMOTE_ADDR="10.3.3.3"), "/api/auth/device/init", {**DEVICE, **changes}).json()
+
+
+def test_device_approval_needs_csrf(frank):
+    started = start_device()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = client.post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    assert response.status_code == 403
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_a_device_code_answered_twice_keeps_the_first_answer(frank, vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "deny"})
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    row = DeviceAuthorization.objects.get()
+    assert row.status == "denied" and row.user == vera
+
+
+def test_second_poller_after_redemption_gets_invalid_grant(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    first = post_json(Client(REMOTE_ADDR="10.4.4.4"), "/api/auth/device/token", {"device_code": started["device_code"]})
+    assert first.status_code == 200
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(hours=1))
+    second = post_json(Client(REMOTE_ADDR="10.5.5.5"), "/api/auth/device/token", {"device_code": started["device_code"]})
+    assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+    assert ClientToken.objects.count() == 1
+
+
+def test_viewer_approval_grants_only_viewer_scopes(vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    body = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert "roms.write" not in body["scopes"] and "roms.read" in body["scopes"]
+
+
+@pytest.mark.xfail(strict=True, reason="device approvals pass the 25-token check while pending, so a person ends with more than 25 live tokens")
+def test_device_approvals_cannot_exceed_twenty_five_tokens(frank):
+    for i in range(24):
+        tokens.create(frank, f"t{i}", ["me.read"], None)
+    started = [start_device(client_device_identifier=f"dev-{i}") for i in range(3)]
+    for s in started:
+        signed_in(frank).post("/pair/device", {"user_code": s["user_code"], "decision": "approve"})
+    for s in started:
+        post_json(Client(REMOTE_ADDR="10.6.6.6"), "/api/auth/device/token", {"device_code": s["device_code"]})
+    assert tokens.live(frank).count() <= tokens.MAX_PER_PERSON
+
+
+# --- legacy credentials under DISABLE_USERPASS_LOGIN -------------------------------------------
+def test_basic_is_refused_when_passwords_are_off(settings, frank):
+    import base64
+
+    settings.DISABLE_USERPASS_LOGIN = True
+    header = "Basic " + base64.b64encode(b"frank:correct-horse-battery-staple").decode()
+    response = Client().get("/api/roms", HTTP_AUTHORIZATION=header)
+    assert response.status_code in (401, 403) and response.json()["detail"]
+
+
+def test_cookie_session_json_write_needs_csrf(frank):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = post_json(client, "/api/client-tokens", {"name": "x", "scopes": ["me.read"]})
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert ClientToken.objects.count() == 0
+
+
+# --- malformed input: JSON detail, never a 500 ------------------------------------------------
+DEEP = "[" * 100000 + "]" * 100000
+
+
+@pytest.mark.xfail(strict=True, reason="deeply nested JSON raises RecursionError in devices.jsonbody.read: 500")
+@pytest.mark.parametrize("path", ["/api/client-tokens/exchange", "/api/auth/device/init", "/api/auth/device/token"])
+def test_deeply_nested_json_is_a_400_sentence(db, path):
+    response = quiet().post(path, DEEP, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json().get("detail")
+
+
+def test_deeply_nested_json_on_the_library_is_a_400_sentence(frank):
+    raw, _ = make_token(frank, ["roms.write"])
+    response = quiet().post("/api/roms", DEEP, content_type="application/json", **bearer(raw))
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="a lone surrogate in a JSON string reaches the database: UnicodeEncodeError, 500")
+def test_lone_surrogate_in_device_name(db):
+    response = quiet().post("/api/auth/device/init", json.dumps({**DEVICE, "name": "\ud800x"}),
+                            content_type="application/json")
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="a lone surrogate in a JSON string reaches the database: UnicodeEncodeError, 500")
+def test_lone_surrogate_in_token_name(frank):
+    raw, _ = make_token(frank, ["me.read", "me.write"])
+    response = quiet().post("/api/client-tokens", json.dumps({"name": "\udfff", "scopes": ["me.read"]}),
+                            content_type="application/json", **bearer(raw))
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="multipart without a boundary: MultiPartParserError gives an HTML 400, not JSON detail")
+def test_multipart_without_boundary_on_device_init(db):
+    response = quiet().post("/api/auth/device/init", b"x", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert response.json().get("detail")
+
+
+@pytest.mark.parametrize("body", ['{"code": 12345678}', '{"code": ["AAAAAAAA"]}', '{"code": 1e999}', '"AAAAAAAA"', "\xff"])
+def test_wrong_types_on_exchange_are_400(db, body):
+    response = quiet().post("/api/client-tokens/exchange", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+@pytest.mark.parametrize("scopes", [{"me.read": 1}, "me.read", [1], None, ["me.read"] * 10000])
+def test_wrong_scope_types_on_device_init(db, scopes):
+    response = quiet().post("/api/auth/device/init", json.dumps({**DEVICE, "requested_scopes": scopes}),
+                            content_type="application/json")
+    assert response.status_code in (201, 400)
+    assert "detail" in response.json() or "device_code" in response.json()
