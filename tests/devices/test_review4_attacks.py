@@ -448,3 +448,38 @@ def test_lone_surrogate_in_a_rom_name_is_a_400(editor_token):
     body = '{"name": "\\ud800", "file_name": "b.sfc", "platform_id": %d}' % platform_id
     response = quiet().post("/api/roms", body, content_type="application/json", **bearer(raw))
     assert response.status_code == 400 and response.json()["detail"]
+
+
+# --- device flow timing ---------------------------------------------------------------------------
+def test_slow_down_grows_the_interval_and_waiting_the_old_one_is_not_enough(frank):
+    import time_machine
+
+    started = start_device()
+    device_code = started["device_code"]
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"] == "authorization_pending"
+        fast = post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()
+        assert fast["error"] == "slow_down" and "10 seconds" in fast["error_description"]
+        clock.shift(6)  # the old 5-second interval, not the new 10
+        assert post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"] == "slow_down"
+        clock.shift(16)
+        assert post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"] == "authorization_pending"
+
+
+def test_an_expired_user_code_cannot_be_approved(frank):
+    started = start_device()
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    assert response.status_code == 400
+    assert DeviceAuthorization.objects.get().status == "pending"
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert polled["error"] == "expired_token"
+
+
+def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    User.objects.filter(pk=frank.pk).update(is_active=False)
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
+    assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
+    assert not ClientToken.objects.exists()
