@@ -562,3 +562,36 @@ def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
     polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
     assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
     assert not ClientToken.objects.exists()
+
+
+HUGE = "9" * 30
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("delete", f"/api/client-tokens/{HUGE}"),
+        ("put", f"/api/client-tokens/{HUGE}/regenerate"),
+        ("post", f"/api/client-tokens/{HUGE}/pair"),
+        ("get", f"/api/client-tokens/pair/{'A' * 5000}/status"),
+    ],
+)
+def test_huge_ids_in_token_paths_are_404_sentences(frank, method, path):
+    raw, _ = make_token(frank, ["me.read", "me.write"])
+    response = getattr(quiet(), method)(path, **bearer(raw))
+    assert response.status_code == 404 and response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/profile/client-tokens/{HUGE}/pair",
+        f"/profile/client-tokens/{HUGE}/revoke",
+        f"/profile/devices/{HUGE}/remove",
+    ],
+)
+def test_huge_ids_in_profile_forms_go_back_to_the_profile(frank, path):
+    client = signed_in(frank)
+    client.raise_request_exception = False
+    response = client.post(path)
+    assert response.status_code == 302 and response["Location"] == "/profile"
