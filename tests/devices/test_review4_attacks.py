@@ -13,6 +13,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
+from accounts import tokens as password_tokens
 from accounts.models import OIDCSession, Role, SignInEvent, User
 from devices import tokens
 from devices.models import ClientToken, Device, DeviceAuthorization
@@ -595,3 +596,14 @@ def test_huge_ids_in_profile_forms_go_back_to_the_profile(frank, path):
     client.raise_request_exception = False
     response = client.post(path)
     assert response.status_code == 302 and response["Location"] == "/profile"
+
+
+def test_a_legacy_bearer_from_before_passwords_were_turned_off_stops(settings, frank):
+    raw, _ = password_tokens.issue(frank)
+    assert Client().get("/api/users/me", **bearer(raw)).status_code == 200
+    settings.DISABLE_USERPASS_LOGIN = True
+    response = Client().get("/api/users/me", **bearer(raw))
+    assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" in response.json()["detail"]
+    # ... while a client token of the same person keeps working (it is not a password).
+    client_raw, _ = make_token(frank, ["me.read"])
+    assert Client().get("/api/users/me", **bearer(client_raw)).status_code == 200
