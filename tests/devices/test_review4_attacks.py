@@ -607,3 +607,25 @@ def test_a_legacy_bearer_from_before_passwords_were_turned_off_stops(settings, f
     # ... while a client token of the same person keeps working (it is not a password).
     client_raw, _ = make_token(frank, ["me.read"])
     assert Client().get("/api/users/me", **bearer(client_raw)).status_code == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a device token with me.write mints a plain client token; removing the device leaves that one working",
+)
+def test_removing_a_device_cuts_off_tokens_the_device_minted(frank):
+    started = start_device()  # asks for me.read, me.write, roms.read, roms.write
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    device_raw = post_json(
+        Client(), "/api/auth/device/token", {"device_code": started["device_code"]}
+    ).json()["access_token"]
+    minted = post_json(
+        Client(),
+        "/api/client-tokens",
+        {"name": "spare", "scopes": ["roms.read", "roms.write"]},
+        **bearer(device_raw),
+    ).json()["raw_token"]
+    device = Device.objects.get()
+    signed_in(frank).post(f"/profile/devices/{device.pk}/remove")
+    assert Client().get("/api/roms", **bearer(device_raw)).status_code == 401
+    assert Client().get("/api/roms", **bearer(minted)).status_code == 401
