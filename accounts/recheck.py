@@ -78,7 +78,9 @@ REFUSED = {"code_rejected": "provider_ended", "client_rejected": "recheck_client
 def started(request, provider, refresh_token):
     """A sign-in through ``provider``: schedule the first check; returns the row's recheck fields."""
     if not provider.session_recheck_seconds:
-        request.session.pop(STATE, None)
+        # Remembered even with the recheck off: turning it on later (or removing the provider)
+        # then reaches this session too; a page pays nothing for it.
+        request.session[STATE] = {"provider": provider.name, "due": None}
         return {"refresh_token": "", "recheck_due_at": None}
     if not refresh_token:
         logger.warning(
@@ -99,12 +101,20 @@ def _schedule(request, provider, due):
 def check(request):
     """The ``REFUSALS`` key that ends this session now, or None; only a due session costs anything."""
     state = request.session.get(STATE)
-    if not isinstance(state, dict) or time.time() < state.get("due", 0):
+    if not isinstance(state, dict):
+        return None
+    due = state.get("due")
+    if due is not None and time.time() < due:
         return None
     provider = get_provider(state.get("provider"))
-    if provider is None or not provider.session_recheck_seconds:
-        # The recheck (or the provider) was turned off since this sign-in.
-        request.session.pop(STATE, None)
+    if provider is None:
+        # The provider this session came from was removed from the configuration.
+        logger.warning("session of %r ended: provider %r is no longer configured", request.user.username,
+                       state.get("provider"))
+        return "session_gone"
+    if not provider.session_recheck_seconds:
+        if due is not None:  # the recheck was turned off since this sign-in
+            request.session[STATE] = {"provider": provider.name, "due": None}
         return None
     try:
         # Discovery before the lock, so the lock only has to outlast the token request.
@@ -217,7 +227,15 @@ def _failed(request, provider, row, now, error):
 
 
 def _ended(request, provider, row, reason, detail):
-    """The sign-in history shows why the session ended; returns ``reason``."""
+    """The sign-in history shows why the session ended; returns ``reason``.
+
+    Groups that now grant nothing also stop the person's app tokens: they would otherwise keep
+    the role the provider just took away.
+    """
+    if reason == "recheck_no_role":
+        from devices.tokens import revoke_all  # devices builds on accounts, not the reverse
+
+        revoke_all(request.user)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=row.subject)
     return reason

@@ -10,6 +10,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -114,6 +115,15 @@ def redeem(row, now):
             return "invalid_grant", row, None
         user = row.user
         if not user.is_active:
+            return "access_denied", row, None
+        # The owner's row lock serialises token creation, so the 25 limit holds at issue time.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        replaced = ClientToken.objects.filter(
+            device__user=user, device__client_device_identifier=row.client_device_identifier, revoked=False
+        ).count()
+        if tokens.live(user).count() - replaced >= tokens.MAX_PER_PERSON:
+            logger.warning("device authorization %s refused at redeem: %r has %d tokens", row.pk,
+                           user.username, tokens.MAX_PER_PERSON)
             return "access_denied", row, None
         device, _ = Device.objects.update_or_create(
             user=user,

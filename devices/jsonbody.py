@@ -4,6 +4,7 @@ import json
 from functools import wraps
 
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.apiauth import method_not_allowed
@@ -17,12 +18,15 @@ def read(request, allow_form=False):
     """The body as a dict: JSON (an object), or form fields when ``allow_form`` and form-encoded."""
     content_type = request.content_type or ""
     if allow_form and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {key: request.POST.get(key) for key in request.POST}
+        try:
+            return {key: request.POST.get(key) for key in request.POST}
+        except MultiPartParserError:
+            raise BadBody("The form body cannot be read: send it form-encoded or as JSON.") from None
     if not request.body:
         return {}
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadBody("The body is not valid JSON: send a JSON object.") from None
     if not isinstance(body, dict):
         raise BadBody("The body must be a JSON object.")
@@ -38,12 +42,23 @@ def text(body, field, limit, required=True):
         return ""
     if not isinstance(value, str):
         raise BadBody(f"{field} must be a string.")
+    if not is_text(value):
+        raise BadBody(f"{field} is not valid text (it holds a lone UTF-16 surrogate).")
     value = value.replace("\x00", "").strip()
     if required and not value:
         raise BadBody(f"{field} is required.")
     if len(value) > limit:
         raise BadBody(f"{field} is longer than {limit} characters.")
     return value
+
+
+def is_text(value):
+    """False for a string no database can store (a lone surrogate, which JSON's \\ud800 can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def no_store(response):

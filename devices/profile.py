@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from devices import codes, pairing, tokens
@@ -56,6 +57,7 @@ def _render(request, **apps):
     return render_profile(request, **apps)
 
 
+@never_cache
 @login_required
 @require_POST
 def create_token(request):
@@ -83,6 +85,7 @@ def _own(request, pk):
     return tokens.live(request.user).filter(pk=pk).first()
 
 
+@never_cache
 @login_required
 @require_POST
 def pair_token(request, pk):

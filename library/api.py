@@ -139,6 +139,15 @@ def expected_type(field):
     return int if isinstance(field, (forms.IntegerField, forms.ModelChoiceField)) else str
 
 
+def is_text(value):
+    """False for a string no database can store (a lone surrogate, which JSON's \\ud800 can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_types(kind, body):
     """``Refused`` 400 for a value of the wrong JSON type (forms would quietly turn ``[1]`` into ``"[1]"``)."""
     wrong = {}
@@ -146,6 +155,8 @@ def check_types(kind, body):
         want = expected_type(kind.form.base_fields[kind.form_name(key)])
         if value is not None and (type(value) is not want):  # bool is an int subclass: refuse it too
             wrong[key] = [f"Expected {'a whole number' if want is int else 'a string'} or null."]
+        elif isinstance(value, str) and not is_text(value):
+            wrong[key] = ["Not valid text (it holds a lone UTF-16 surrogate)."]
     if wrong:
         raise Refused(400, field_sentence(wrong), wrong)
 
