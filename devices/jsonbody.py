@@ -8,6 +8,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.apiauth import method_not_allowed
+from romm_site.text import is_text
 
 
 class BadBody(Exception):
@@ -50,15 +51,6 @@ def text(body, field, limit, required=True):
     if len(value) > limit:
         raise BadBody(f"{field} is longer than {limit} characters.")
     return value
-
-
-def is_text(value):
-    """False for a string no database can store (a lone surrogate, which JSON's \\ud800 can carry)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def no_store(response):

@@ -19,6 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from accounts.access import api_view
 from library.forms import PlatformForm, RomForm, RomQueryForm
 from library.models import Platform, Rom
+from romm_site.text import is_text
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +138,6 @@ def json_body(request, kind):
 def expected_type(field):
     """The JSON type a form field takes: numbers for ids and sizes, strings for the rest."""
     return int if isinstance(field, (forms.IntegerField, forms.ModelChoiceField)) else str
-
-
-def is_text(value):
-    """False for a string no database can store (a lone surrogate, which JSON's \\ud800 can carry)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_types(kind, body):
