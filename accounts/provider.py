@@ -158,7 +158,9 @@ class Provider(TokenChecks):
                 self._raise_remembered(failed_key)
             raise SignInError("provider_timeout", f"{self.discovery_url}: another request is waiting on the provider")
         try:
-            return fetch()
+            # Another request may have stored it between this one's cache miss and taking the lock.
+            value = cache.get(cache_key)
+            return value if value is not None else fetch()
         except SignInError as error:
             cache.set(failed_key, (error.reason, error.detail), FETCH_FAILURE_SECONDS)
             raise
