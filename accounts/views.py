@@ -174,16 +174,17 @@ def take_flow(request, state):
     """Remove and return the flow ``state`` began; None if it is unknown or already used."""
     if not state or len(state) > 200:
         return None
-    flow = drop_flow(request.session, state)
-    if flow is None:
+    if state not in request.session.get(FLOWS, {}):
         return None
     # Single use across processes, even if two requests read the session at the same moment.
-    # The session row loses the flow with the response's session write (for a sign-in, the
-    # old row goes when the new key is written).
+    # Only the request that wins touches the session: a replay that lost must not write back a
+    # session the winner's sign-in has just replaced (Django would answer it with a 400).
     used = "oidc:used-state:" + hashlib.sha256(state.encode()).hexdigest()
     if not cache.add(used, 1, settings.OIDC_STATE_SECONDS * 2):
         return None
-    return flow
+    # The session row loses the flow with the response's session write (for a sign-in, the
+    # old row goes when the new key is written).
+    return drop_flow(request.session, state)
 
 
 def drop_flow(session, state):
