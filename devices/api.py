@@ -117,6 +117,15 @@ def wider_than_caller(request, token):
     )
 
 
+def token_to_manage(request, pk, action):
+    """``(token, None)`` for one of the caller's live tokens it may manage, else ``(None, refusal)``."""
+    token = own_token(request, pk)
+    if token is None:
+        logger.warning("%s refused for %r: no token %s", action, request.user.username, pk)
+        return None, detail(NOT_FOUND, 404)
+    return token, wider_than_caller(request, token)
+
+
 @api_view("DELETE", scope="me.write")
 def client_token(request, pk):
     """DELETE revokes one of the caller's tokens."""
@@ -135,11 +144,7 @@ def client_token(request, pk):
 @api_view("PUT", scope="me.write")
 def regenerate(request, pk):
     """PUT gives the token a new raw value (shown once); the old value stops working."""
-    token = own_token(request, pk)
-    if token is None:
-        logger.warning("client token regenerate refused for %r: no token %s", request.user.username, pk)
-        return detail(NOT_FOUND, 404)
-    refused = wider_than_caller(request, token)
+    token, refused = token_to_manage(request, pk, "client token regenerate")
     if refused is not None:
         return refused
     raw = tokens.rotate(token)
@@ -150,11 +155,7 @@ def regenerate(request, pk):
 @api_view("POST", scope="me.write")
 def pair(request, pk):
     """POST makes a 60-second pairing code for one of the caller's tokens."""
-    token = own_token(request, pk)
-    if token is None:
-        logger.warning("pairing code refused for %r: no token %s", request.user.username, pk)
-        return detail(NOT_FOUND, 404)
-    refused = wider_than_caller(request, token)
+    token, refused = token_to_manage(request, pk, "pairing code")
     if refused is not None:
         return refused
     code = pairing.create(token)
