@@ -39,22 +39,21 @@ class OIDCBackend(OIDCAuthenticationBackend):
         # passed to authenticate(), so there is nothing to read up front.
         self.UserModel = get_user_model()
 
-    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, link_to=None, **kwargs):
+    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, link_to=None,
+                     finish=None, **kwargs):
         """Redeem the code, validate the ID token, and return the account it signs into.
 
         With ``link_to`` (an account signed in here), the identity is joined to that
-        account instead: explicit linking from the profile page.
+        account instead: explicit linking from the profile page. ``finish(user)``, if given,
+        runs inside the transaction that writes the account and identity, so what the caller
+        writes for the sign-in (its session) commits with them, once.
         """
         if provider is None or not code:
             return None
-        self.request, self.provider = request, provider
+        self.request, self.provider, self.finish = request, provider, finish
         tokens = provider.exchange_code(code, code_verifier)
         payload = provider.validate_id_token(tokens["id_token"], nonce)
-        if link_to is not None:
-            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
-        else:
-            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
-        user.oidc_login = {
+        self.login = {
             "provider": provider.name,
             "issuer": payload["iss"],
             "sub": payload["sub"],
@@ -63,6 +62,11 @@ class OIDCBackend(OIDCAuthenticationBackend):
             # Kept (encrypted) only when the session recheck is on: accounts.recheck.
             "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
         }
+        if link_to is not None:
+            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
+        else:
+            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        user.oidc_login = self.login
         return user
 
     def get_user(self, user_id):
@@ -139,6 +143,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 raise SignInError("inactive", f"account {user.username!r} is inactive")
             self.update_user(user, claims, role)
             self.record_identity(identity, claims)
+            if self.finish is not None:
+                user.oidc_login = self.login
+                self.finish(user)
         return user
 
     def link_identity(self, user, access_token, id_token, payload):

@@ -14,6 +14,7 @@ import logging
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY
 
 from accounts.models import ApiToken, OIDCSession
 
@@ -92,12 +93,13 @@ def session_started(sender, request, user, **kwargs):
     if session is None or user is None:
         return
     # How the session was opened decides later what it may do (accounts.access.check_session).
-    backend = getattr(user, "backend", "") or ""
+    backend = session.get(BACKEND_SESSION_KEY) or getattr(user, "backend", "") or ""
     session["signin_method"] = "oidc" if backend.endswith("OIDCBackend") else "password"
     if session.session_key is None:
         session.save()
-    # A provider sign-in then adds what its row records (accounts.views.oidc_callback).
-    index_session(session.session_key, user)
+    # A provider sign-in adds what its row records (accounts.views.start_session says what).
+    fields = getattr(request, "session_index_fields", None)
+    index_session(session.session_key, user, **(fields() if fields else {}))
 
 
 def session_ended(sender, request, user, **kwargs):

@@ -10,7 +10,6 @@ from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +23,6 @@ from accounts.logout import logout_return_message
 from accounts.models import SignInEvent
 from accounts.passwords import PasswordForm
 from accounts.provider import get_provider, providers
-from accounts.sessions import index_session
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +194,43 @@ def drop_flow(session, state):
     return flow
 
 
-def reread_session(request, state):
+def reread_session(request, session_key, state):
     """The session as it is now, less the flow just used: other tabs may have started flows
     while the provider answered, and the sign-in must not write over them."""
-    request.session = request.session.__class__(request.session.session_key)
+    request.session = request.session.__class__(session_key)
     drop_flow(request.session, state)
+
+
+def start_session(request, provider, user, session_key, state):
+    """Sign ``user`` in on this browser: the session (new key, old row gone), its index row
+    with the provider, subject and sid (back-channel and RP logout find it there), the account's
+    last_login and the history row. Runs inside the backend's transaction, so a sign-in writes
+    all of it with the account and identity in one commit, and the response has nothing left
+    to write. Run again from the start if that transaction is retried."""
+    reread_session(request, session_key, state)
+    login = user.oidc_login
+    # What the session's index row records beyond the account; accounts.sessions.session_started
+    # writes the row with these when auth.login has made the session this person's.
+    request.session_index_fields = lambda: {
+        "provider": provider.name,
+        "issuer": login["issuer"],
+        "subject": login["sub"],
+        "sid": str(login["sid"] or "")[:255],
+        # The ID token is kept server-side, and only when RP-initiated logout needs it.
+        "id_token": login["id_token"] if provider.rp_initiated_logout else "",
+        # With OIDC_SESSION_RECHECK_SECONDS: the refresh token, encrypted, and the first check.
+        **recheck.started(request, provider, login.get("refresh_token")),
+    }
+    auth.login(request, user, backend="accounts.backend.OIDCBackend")
+    history.record(
+        request,
+        SignInEvent.Method.OIDC,
+        SignInEvent.Outcome.SUCCESS,
+        user=user,
+        provider=provider.name,
+        subject=login["sub"],
+    )
+    request.session.save()
 
 
 @require_GET
@@ -240,6 +270,7 @@ def oidc_callback(request, name=None):
             if request.user.pk != flow["link_user"]:
                 raise SignInError("link_not_signed_in", "link flow finished outside the session that began it")
             link_to = request.user
+        state, session_key = request.GET["state"], request.session.session_key
         user = auth.authenticate(
             request,
             provider=provider,
@@ -247,13 +278,18 @@ def oidc_callback(request, name=None):
             nonce=flow["nonce"],
             code_verifier=flow["verifier"],
             link_to=link_to,
+            finish=None if link_to else (lambda user: start_session(request, provider, user, session_key, state)),
         )
     except SignInError as error:
+        if hasattr(request, "session_index_fields"):
+            # The sign-in's transaction rolled back after start_session signed the session in
+            # (in memory only): the person goes back to the login page with the session as it was.
+            reread_session(request, session_key, state)
         if flow and flow.get("link_user") and request.user.is_authenticated:
             return refuse(request, error, provider, redirect_to=PROFILE_URL)
         return refuse(request, error, provider, next_url)
-    reread_session(request, request.GET["state"])
     if link_to is not None:
+        reread_session(request, session_key, state)
         messages.success(request, f"Your {provider.display_name} sign-in is now linked to this account.")
         history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=user,
                        reason="linked", provider=provider.name, subject=user.oidc_login["sub"])
@@ -261,32 +297,6 @@ def oidc_callback(request, name=None):
     if user is None:
         return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)
     login = user.oidc_login
-    # One write transaction for the session (new key, old row gone), its index row with the
-    # provider, subject and sid (back-channel and RP logout find it there), the account's
-    # last_login and the history row; the response then has nothing left to write.
-    with transaction.atomic():
-        auth.login(request, user, backend="accounts.backend.OIDCBackend")
-        index_session(
-            request.session.session_key,
-            user,
-            provider=provider.name,
-            issuer=login["issuer"],
-            subject=login["sub"],
-            sid=str(login["sid"] or "")[:255],
-            # The ID token is kept server-side, and only when RP-initiated logout needs it.
-            id_token=login["id_token"] if provider.rp_initiated_logout else "",
-            # With OIDC_SESSION_RECHECK_SECONDS: the refresh token, encrypted, and the first check.
-            **recheck.started(request, provider, login.get("refresh_token")),
-        )
-        history.record(
-            request,
-            SignInEvent.Method.OIDC,
-            SignInEvent.Outcome.SUCCESS,
-            user=user,
-            provider=provider.name,
-            subject=login["sub"],
-        )
-        request.session.save()
     logger.info("OIDC sign-in: account %r via %s (sub %s)", user.username, provider.name, login["sub"])
     return HttpResponseRedirect(next_url or settings.LOGIN_REDIRECT_URL)
 

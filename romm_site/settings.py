@@ -100,6 +100,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", True
 CACHES = {"default": _django_env.cache_url_config(env.str("CACHE_URL", "locmemcache://"))}
 # Several sites (or test runs) sharing one Redis keep their keys apart with a prefix each.
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", "")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "romm_site.cache.RedisCache"  # the same, one Redis client kept
 # Caches that live inside one process: sign-in state, rate limits and the JWKS refetch guard
 # stored there hold per process only (accounts.W040 says so when several processes run).
 PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
