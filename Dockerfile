@@ -8,6 +8,7 @@ RUN pip install --no-cache-dir . && rm -rf build
 COPY manage.py ./
 COPY romm_site ./romm_site
 COPY accounts ./accounts
+COPY devices ./devices
 COPY library ./library
 COPY templates ./templates
 COPY deploy/start.sh deploy/healthcheck.py ./deploy/
