@@ -132,9 +132,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def sign_into_account(self, payload, claims, role):
         """One transaction: find or make the identity and its account, then apply the role."""
         with transaction.atomic():
-            identity = (
-                Identity.objects.select_related("user").filter(issuer=payload["iss"], subject=payload["sub"]).first()
-            )
+            # (issuer, subject) is unique: no ordering needed to take the one row.
+            identity = next(iter(
+                Identity.objects.select_related("user").filter(issuer=payload["iss"], subject=payload["sub"])[:1]
+            ), None)
             if identity is None:
                 user = self.link_or_create(claims, role)
                 identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])

@@ -143,7 +143,7 @@ class TokenChecks:
         if key is None:
             # An unknown key id may mean the provider rotated its keys, at any moment: refetch,
             # once per window for all processes; the others read the copy the winner stored.
-            key = self._find_key(self.jwks(refresh=self._may_refetch_jwks()), alg, kid)
+            key = self._find_key(self.jwks(refresh=self._may_refetch_jwks(), kept=False), alg, kid)
         if key is None:
             raise SignInError("invalid_token", f"no {alg} key with kid {kid!r} in the provider's JWKS")
         return key
@@ -167,7 +167,14 @@ class TokenChecks:
             return None
         return _public_key(json.dumps(matches[0], sort_keys=True), alg)
 
-    def jwks(self, refresh=False):
+    def jwks(self, refresh=False, kept=True):
+        """The provider's keys: read with the discovery document (``metadata``) when ``kept``,
+        else from the shared cache, else (or with ``refresh``) from the provider."""
+        if kept and not refresh:
+            self.metadata()  # reads the JWKS from the cache with the document
+            memo = self.__dict__.get("_jwks")
+            if memo is not None:
+                return memo
         key = _cache_key("jwks", self.discovery_url)
         cached = None if refresh else cache.get(key)
         if cached is None:
@@ -177,6 +184,7 @@ class TokenChecks:
             if refresh:
                 cache.delete(key)  # waiting requests must not take the old copy for the new one
             cached = self._fetch_shared("jwks", key, lambda: self._fetch_jwks(uri, key))
+        object.__setattr__(self, "_jwks", cached)
         return cached
 
     def _fetch_jwks(self, uri, key):

@@ -114,17 +114,21 @@ class Provider(TokenChecks):
     def metadata(self):
         """The provider's discovery document, validated, from the shared cache when fresh.
 
-        A ``Provider`` lives for one request (``get_provider`` builds it), so the document it
-        read is kept on it: a sign-in asks for it several times and reads the cache once.
+        A ``Provider`` lives for one request (``get_provider`` builds it), so what it read is
+        kept on it: a sign-in needs the document several times and the JWKS once, and reads
+        both from the cache in one round trip.
         """
         memo = self.__dict__.get("_metadata")
         if memo is not None:
             return memo
-        key = _cache_key("meta", self.discovery_url)
-        document = cache.get(key)
+        key, jwks_key = _cache_key("meta", self.discovery_url), _cache_key("jwks", self.discovery_url)
+        found = cache.get_many([key, jwks_key])
+        document = found.get(key)
         if document is None:
             document = self._fetch_shared("meta", key, lambda: self._fetch_metadata(key))
         object.__setattr__(self, "_metadata", document)  # a frozen dataclass: not a field
+        if jwks_key in found:
+            object.__setattr__(self, "_jwks", found[jwks_key])
         return document
 
     def _fetch_metadata(self, key):
