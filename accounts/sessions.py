@@ -15,6 +15,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
+from django.db import connections, router
 
 from accounts.models import ApiToken, OIDCSession
 
@@ -45,6 +46,21 @@ def index_session(session_key, user, **fields):
         unique_fields=["session_key"],
         update_fields=["user", *fields],
     )
+
+
+def commit_without_flush_wait(model):
+    """Inside a write transaction: on PostgreSQL, its commit returns before the WAL reaches disk.
+
+    Used for a sign-in's one transaction (the session, its index row, the history row, the
+    identity). A database crash within about 0.6 s of the commit may lose that sign-in, whole
+    and never in part (no session without its history row), and the person signs in again;
+    the same durability the SQLite default has (WAL with synchronous=NORMAL). It saves waiting
+    for a disk flush on every sign-in.
+    """
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def forget_session(session_key):

@@ -23,6 +23,7 @@ from accounts.logout import logout_return_message
 from accounts.models import SignInEvent
 from accounts.passwords import PasswordForm
 from accounts.provider import get_provider, providers
+from accounts.sessions import commit_without_flush_wait
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ def start_session(request, provider, user, session_key, state):
     last_login and the history row. Runs inside the backend's transaction, so a sign-in writes
     all of it with the account and identity in one commit, and the response has nothing left
     to write. Run again from the start if that transaction is retried."""
+    commit_without_flush_wait(SignInEvent)
     reread_session(request, session_key, state)
     login = user.oidc_login
     # What the session's index row records beyond the account; accounts.sessions.session_started

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
 from tests.conftest import BASE_URL, configure, sign_in, start
@@ -296,6 +297,21 @@ def test_returning_sign_in_commits_once(client, idp, monkeypatch):
     session = OIDCSession.objects.get(session_key=client.session.session_key)
     assert (session.provider, session.subject) == (idp.profile, idp.subject("carol"))
     assert SignInEvent.objects.filter(user__username="carol", outcome="success").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_sign_in_transaction_commits_without_waiting_for_the_disk(client, authentik):
+    callback = returning_callback(client, authentik, "carol")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(callback)
+    relaxed = [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert relaxed == ["SET LOCAL synchronous_commit TO OFF"]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"  # for that transaction only
+    else:
+        assert relaxed == []  # SQLite: WAL with synchronous=NORMAL already (romm_site/settings.py)
 
 
 @pytest.mark.django_db(transaction=True)
