@@ -133,10 +133,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def sign_into_account(self, payload, claims, role):
         """One transaction: find or make the identity and its account, then apply the role."""
         with transaction.atomic():
-            # (issuer, subject) is unique: no ordering needed to take the one row.
-            identity = next(iter(
-                Identity.objects.select_related("user").filter(issuer=payload["iss"], subject=payload["sub"])[:1]
-            ), None)
+            # Every sign-in asks this: one statement whose text is made once (romm_site.rows).
+            identity = rows.select_one(Identity, "user", issuer=payload["iss"], subject=payload["sub"])
             if identity is None:
                 user = self.link_or_create(claims, role)
                 identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])

@@ -84,3 +84,53 @@ def _update_sql(model, alias, names):
     quote = connections[alias].ops.quote_name
     assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
     return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+
+
+def select_one(model, related, **filters):
+    """The one row of ``model`` matching ``filters`` (equality on fields of ``model``), with the
+    row its required foreign key ``related`` points to, as model instances; None if there is
+    none. For filters that match one row at most (a unique key).
+
+    What ``model.objects.select_related(related).filter(**filters)[:1]`` returns, with each
+    column converted by Django's own converters (SQLite's datetimes, JSON, booleans).
+    """
+    connection = connections[router.db_for_read(model)]
+    sql, fields, split = _select_sql(model, related, connection.alias, tuple(filters))
+    params = [model._meta.get_field(name).get_db_prep_value(filters[name], connection) for name in filters]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for field, value in zip(fields, row):
+        for converter in _converters(field, connection.alias):
+            value = converter(value, field.cached_col, connection)
+        values.append(value)
+    other = model._meta.get_field(related).related_model
+    instance = model.from_db(connection.alias, [f.attname for f in fields[:split]], values[:split])
+    setattr(instance, related, other.from_db(connection.alias, [f.attname for f in fields[split:]], values[split:]))
+    return instance
+
+
+@cache
+def _select_sql(model, related, alias, names):
+    quote = connections[alias].ops.quote_name
+    link = model._meta.get_field(related)
+    other = link.related_model
+    own, theirs = list(model._meta.concrete_fields), list(other._meta.concrete_fields)
+    columns = [f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in own]
+    columns += [f"{quote(other._meta.db_table)}.{quote(f.column)}" for f in theirs]
+    where = " AND ".join(f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(n).column)} = %s" for n in names)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} "
+        f"INNER JOIN {quote(other._meta.db_table)} ON {quote(model._meta.db_table)}.{quote(link.column)} = "
+        f"{quote(other._meta.db_table)}.{quote(other._meta.pk.column)} WHERE {where} LIMIT 1"
+    )
+    return sql, own + theirs, len(own)
+
+
+@cache
+def _converters(field, alias):
+    connection = connections[alias]
+    return tuple(connection.ops.get_db_converters(field.cached_col)) + tuple(field.cached_col.get_db_converters(connection))

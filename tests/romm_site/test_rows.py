@@ -54,3 +54,22 @@ def test_sign_in_stamps_last_login_and_writes_its_rows(client, authentik):
     row = OIDCSession.objects.get(user=carol)
     assert (row.provider, row.subject, row.session_key) == ("authentik", authentik.subject("carol"), client.session.session_key)
     assert SignInEvent.objects.filter(user=carol, method="oidc", outcome="success").count() == 1
+
+
+def test_select_one_returns_what_select_related_returns(dana):
+    dana.role = "admin"
+    dana.email_confirmed = True
+    dana.save()
+    made = Identity.objects.create(user=dana, issuer="https://idp/", subject="s1", groups=["a", "b"],
+                                   last_used_at=timezone.now(), email="dana@example.com")
+    Identity.objects.create(user=User.objects.create_user("erin"), issuer="https://idp/", subject="s2")
+    found = rows.select_one(Identity, "user", issuer="https://idp/", subject="s1")
+    expected = Identity.objects.select_related("user").get(pk=made.pk)
+    fields = [f.attname for f in Identity._meta.concrete_fields]
+    assert [getattr(found, name) for name in fields] == [getattr(expected, name) for name in fields]
+    user_fields = [f.attname for f in User._meta.concrete_fields]
+    assert [getattr(found.user, name) for name in user_fields] == [getattr(expected.user, name) for name in user_fields]
+    assert found.user.is_active is True and found.user.date_joined.tzinfo is not None
+    assert not found._state.adding and found._state.db == expected._state.db
+    found.user.save(update_fields=["role"])  # a loaded instance saves like any other
+    assert rows.select_one(Identity, "user", issuer="https://idp/", subject="nobody") is None
