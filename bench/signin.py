@@ -16,10 +16,15 @@ and the time spent waiting for them). Printed per database and provider profile:
 - logout: queries and write transactions;
 - a page: the site's time and queries of /api/heartbeat and /api/users/me anonymous, with a
   session and with an API token from /api/token, and what signing in adds to them.
+
+The site runs on the interpreter that runs this script, so run it with one built like the
+image's (python:3.12-slim: PGO and LTO); the first line printed says which one ran and how fast
+it was at that moment (a fixed loop), since a shared machine's speed changes by the minute.
 """
 
 import argparse
 import statistics
+import sys
 import time
 
 from stack import Stack, cost
@@ -124,6 +129,20 @@ def report(label, signins, pages):
               f"browser {seen:+.2f} ms")
 
 
+def interpreter_speed():
+    """Milliseconds this interpreter takes for a fixed loop (median of 50): how fast this machine
+    and build run Python right now. Builds differ: the image's python:3.12-slim is built with
+    PGO and LTO, a pyenv build without; shared machines vary by the minute."""
+    samples = []
+    for _ in range(50):
+        began = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i * i
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--signins", type=int, default=200)
@@ -137,6 +156,8 @@ def main():
                         help="off: PostgreSQL does not wait for the disk at each commit (this database only)")
     args = parser.parse_args()
     print(f"gunicorn workers: {args.workers}, provider delay {args.delay_ms:g} ms, cache {args.cache}")
+    print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]}), "
+          f"speed probe {interpreter_speed():.1f} ms (lower is faster)")
     for database in args.databases.split(","):
         for profile in args.profiles.split(","):
             with Stack(database=database, cache=args.cache, profile=profile, delay_ms=args.delay_ms,
