@@ -18,6 +18,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.db import connections, router
 from django.utils import timezone
 
+from accounts.errors import SignInError
 from accounts.models import ApiToken, OIDCSession
 from romm_site import rows
 
@@ -110,7 +111,11 @@ def session_started(sender, request, user, **kwargs):
     """
     if user is not None and user.pk:
         user.last_login = timezone.now()
-        rows.update(type(user), user.pk, {"last_login": user.last_login})
+        # Only on an account still active: a deactivation committed after the sign-in's checks
+        # (on PostgreSQL this statement waits for one in progress, then sees it) gets no session
+        # that end_sessions, which ran before this session was indexed, could not find.
+        if not rows.update(type(user), user.pk, {"last_login": user.last_login}, is_active=True):
+            raise SignInError("inactive", f"account {user.username!r} was deactivated during the sign-in")
     session = getattr(request, "session", None)
     if session is None or user is None:
         return

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -232,7 +233,12 @@ def start_session(request, provider, user, session_key, state):
         provider=provider.name,
         subject=login["sub"],
     )
-    request.session.save()
+    try:
+        request.session.save()
+    except UpdateError:
+        # Signing in again in a signed-in session (same account: the key stays) while a logout
+        # (back-channel, another tab) ended that session: refused, not a 500.
+        raise SignInError("conflict", "the session ended while this sign-in wrote it") from None
 
 
 @require_GET

@@ -42,16 +42,17 @@ def insert(model, values, update_on_conflict=None):
         cursor.execute(sql, params)
 
 
-def update(model, pk, values):
-    """Set ``values`` (by field name) on the row of ``model`` whose primary key is ``pk``;
-    returns whether that row exists."""
+def update(model, pk, values, **only_if):
+    """Set ``values`` (by field name) on the row of ``model`` whose primary key is ``pk``
+    and whose fields equal ``only_if``; returns whether that row exists."""
     connection = connections[router.db_for_write(model)]
     names = tuple(values)
     fields = [model._meta.get_field(name) for name in names]
     params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
     params.append(model._meta.pk.get_db_prep_save(pk, connection))
+    params += [model._meta.get_field(name).get_db_prep_value(value, connection) for name, value in only_if.items()]
     with connection.cursor() as cursor:
-        cursor.execute(_update_sql(model, connection.alias, names), params)
+        cursor.execute(_update_sql(model, connection.alias, names, tuple(only_if)), params)
         return cursor.rowcount == 1
 
 
@@ -80,10 +81,11 @@ def _insert_sql(model, alias, conflict, updated):
 
 
 @cache
-def _update_sql(model, alias, names):
+def _update_sql(model, alias, names, conditions=()):
     quote = connections[alias].ops.quote_name
     assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
-    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+    where = "".join(f" AND {quote(model._meta.get_field(name).column)} = %s" for name in conditions)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s{where}"
 
 
 def select_one(model, related, **filters):
