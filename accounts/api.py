@@ -19,7 +19,7 @@ from accounts.apiauth import (
     refusal,
 )
 from accounts.models import ApiToken, OIDCSession, SignInEvent
-from accounts.passwords import PasswordRefused, sign_in_with_password
+from accounts.passwords import PasswordRefused, open_session, sign_in_with_password
 from accounts.provider import get_provider, providers
 from accounts.recheck import revoke_at_logout
 from accounts.sessions import forget_session
@@ -70,9 +70,9 @@ def login(request):
         return refusal(BASIC_MALFORMED)
     try:
         user = sign_in_with_password(request, *pair, SignInEvent.Method.API)
+        open_session(request, user, SignInEvent.Method.API)
     except PasswordRefused as error:
         return password_refusal(error)
-    auth.login(request, user)
     return JsonResponse({"detail": "Signed in.", "user": user_json(user)})
 
 

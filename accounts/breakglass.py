@@ -6,7 +6,7 @@ the POST spends it. It works whatever DISABLE_USERPASS_LOGIN says, for active ac
 
 import logging
 
-from django.contrib import auth, messages
+from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import history
 from accounts.access import SIGNIN_METHOD
 from accounts.models import SignInEvent
+from accounts.passwords import PasswordRefused, open_session
 from accounts.tokens import use_sign_in_link
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,11 @@ def signin_link(request, token):
         return _refuse(request, "link_invalid")
     if not user.is_active:
         return _refuse(request, "inactive", user)
-    auth.login(request, user, backend="accounts.backend.PasswordBackend")
+    try:
+        open_session(request, user, SignInEvent.Method.LINK)
+    except PasswordRefused:  # deactivated after the check above (logged and recorded there)
+        messages.error(request, REFUSALS["inactive"])
+        return HttpResponseRedirect("/login?local=1")
     # The way in when the provider is down: it keeps working under DISABLE_USERPASS_LOGIN.
     request.session[SIGNIN_METHOD] = "link"
     history.record(request, SignInEvent.Method.LINK, SignInEvent.Outcome.SUCCESS, user=user)

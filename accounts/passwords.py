@@ -11,11 +11,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from accounts import history, ratelimit
+from accounts.errors import SignInError
 from accounts.models import SignInEvent
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ MESSAGES = {
         "Wait {minutes} minutes and try again, or ask an administrator."
     ),
     "invalid_credentials": "The username or password is incorrect.",
+    "inactive": "Your account here was deactivated. Ask an administrator to reactivate it.",
 }
 
 
@@ -60,6 +63,21 @@ def sign_in_with_password(request, username, password, method, record_success=Tr
         history.record(request, method, SignInEvent.Outcome.SUCCESS, user=user)
         logger.info("password sign-in: account %r via %s", user.username, method)
     return user
+
+
+def open_session(request, user, method, backend="accounts.backend.PasswordBackend"):
+    """``auth.login`` for an account whose credentials were just accepted.
+
+    Raises ``PasswordRefused("inactive")`` when an administrator deactivated the account after
+    the check (``accounts.sessions.session_started`` refuses to stamp it): the half-made session
+    is dropped, so the browser stays signed out and nothing of the session is kept.
+    """
+    try:
+        auth.login(request, user, backend=backend)
+    except SignInError:
+        request.session.flush()
+        request.user = AnonymousUser()
+        raise refused(request, "inactive", user.username, method) from None
 
 
 def refused(request, reason, username, method):

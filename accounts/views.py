@@ -22,7 +22,7 @@ from accounts import history, recheck
 from accounts.errors import SignInError
 from accounts.logout import logout_return_message
 from accounts.models import SignInEvent
-from accounts.passwords import PasswordForm
+from accounts.passwords import PasswordForm, PasswordRefused, open_session
 from accounts.provider import get_provider, providers
 from accounts.sessions import commit_without_flush_wait
 
@@ -86,6 +86,14 @@ class LoginPage(LoginView):
             )
             return redirect(login_url(safe_next(request.POST.get("next")), local=True))
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            open_session(self.request, form.get_user(), SignInEvent.Method.PASSWORD)
+        except PasswordRefused as refusal:
+            form.add_error(None, refusal.message)
+            return self.form_invalid(form)
+        return HttpResponseRedirect(self.get_success_url())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
