@@ -69,7 +69,7 @@ def login(request):
         logger.warning("API login refused: malformed HTTP Basic header")
         return refusal(BASIC_MALFORMED)
     try:
-        user = sign_in_with_password(request, *pair, SignInEvent.Method.API)
+        user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
         open_session(request, user, SignInEvent.Method.API)
     except PasswordRefused as error:
         return password_refusal(error)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import history
 from accounts.access import SIGNIN_METHOD
 from accounts.models import SignInEvent
-from accounts.passwords import PasswordRefused, open_session
+from accounts.passwords import MESSAGES, PasswordRefused, open_session
 from accounts.tokens import use_sign_in_link
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ REFUSALS = {
         "This sign-in link is unknown, already used or expired. An administrator can print a new one "
         "with: python manage.py signin_link <username>"
     ),
-    "inactive": "Your account here is deactivated. Ask an administrator to reactivate it.",
+    "inactive": MESSAGES["inactive"],
 }
 
 
@@ -42,12 +42,11 @@ def signin_link(request, token):
         return _refuse(request, "inactive", user)
     try:
         open_session(request, user, SignInEvent.Method.LINK)
-    except PasswordRefused:  # deactivated after the check above (logged and recorded there)
-        messages.error(request, REFUSALS["inactive"])
+    except PasswordRefused as refusal:  # deactivated after the check above (logged and recorded there)
+        messages.error(request, refusal.message)
         return HttpResponseRedirect("/login?local=1")
     # The way in when the provider is down: it keeps working under DISABLE_USERPASS_LOGIN.
     request.session[SIGNIN_METHOD] = "link"
-    history.record(request, SignInEvent.Method.LINK, SignInEvent.Outcome.SUCCESS, user=user)
     logger.warning("break-glass sign-in link used: account %r", user.username)
     return HttpResponseRedirect("/")
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from accounts import history, ratelimit
+from accounts.errors import MESSAGES as SIGNIN_MESSAGES
 from accounts.errors import SignInError
 from accounts.models import SignInEvent
 
@@ -32,7 +33,7 @@ MESSAGES = {
         "Wait {minutes} minutes and try again, or ask an administrator."
     ),
     "invalid_credentials": "The username or password is incorrect.",
-    "inactive": "Your account here was deactivated. Ask an administrator to reactivate it.",
+    "inactive": SIGNIN_MESSAGES["inactive"],
 }
 
 
@@ -60,17 +61,17 @@ def sign_in_with_password(request, username, password, method, record_success=Tr
         raise refused(request, "invalid_credentials", username, method)
     ratelimit.succeeded(request, username)
     if record_success:
-        history.record(request, method, SignInEvent.Outcome.SUCCESS, user=user)
-        logger.info("password sign-in: account %r via %s", user.username, method)
+        succeeded(request, user, method)
     return user
 
 
 def open_session(request, user, method, backend="accounts.backend.PasswordBackend"):
-    """``auth.login`` for an account whose credentials were just accepted.
+    """``auth.login`` for an account whose credentials were just accepted, then its history row.
 
-    Raises ``PasswordRefused("inactive")`` when an administrator deactivated the account after
-    the check (``accounts.sessions.session_started`` refuses to stamp it): the half-made session
-    is dropped, so the browser stays signed out and nothing of the session is kept.
+    Callers check the credentials with ``record_success=False``: the success is recorded here,
+    once the session exists. Raises ``PasswordRefused("inactive")`` when an administrator
+    deactivated the account after the check (``accounts.sessions.session_started`` refuses to
+    stamp it): the half-made session is dropped, so the browser stays signed out.
     """
     try:
         auth.login(request, user, backend=backend)
@@ -78,6 +79,12 @@ def open_session(request, user, method, backend="accounts.backend.PasswordBacken
         request.session.flush()
         request.user = AnonymousUser()
         raise refused(request, "inactive", user.username, method) from None
+    succeeded(request, user, method)
+
+
+def succeeded(request, user, method):
+    history.record(request, method, SignInEvent.Outcome.SUCCESS, user=user)
+    logger.info("sign-in: account %r via %s", user.username, method)
 
 
 def refused(request, reason, username, method):
@@ -96,8 +103,9 @@ class PasswordForm(AuthenticationForm):
         if username is None or not password:
             return self.cleaned_data
         try:
+            # The login page's form_valid opens the session and records the success.
             self.user_cache = sign_in_with_password(
-                self.request, username, password, SignInEvent.Method.PASSWORD
+                self.request, username, password, SignInEvent.Method.PASSWORD, record_success=False
             )
         except PasswordRefused as refusal:
             raise forms.ValidationError(refusal.message, code=refusal.reason) from None

@@ -56,10 +56,11 @@ def test_login_form_tells_a_person_deactivated_meanwhile(dora, browser, monkeypa
     deactivate_after_the_password_check(monkeypatch)
     response = browser.post("/login?local=1", {"username": "dora", "password": PASSWORD})
     assert response.status_code == 200
-    assert "Your account here was deactivated" in response.content.decode()
+    assert "Your account here is deactivated" in response.content.decode()
     assert browser.get("/api/users/me").status_code == 401
     assert no_signed_in_session() and OIDCSession.objects.count() == 0
-    assert SignInEvent.objects.filter(user=None, username="dora", reason="inactive").count() == 1
+    # The history shows the attempt once, as refused: no success row for a session never opened.
+    assert list(SignInEvent.objects.values_list("outcome", "reason")) == [("refused", "inactive")]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -67,9 +68,10 @@ def test_api_login_answers_401_json_for_an_account_deactivated_meanwhile(dora, b
     deactivate_after_the_password_check(monkeypatch)
     response = browser.post("/api/login", HTTP_AUTHORIZATION="Basic ZG9yYTphLWxvbmctZW5vdWdoLXBhc3N3b3Jk")
     assert response.status_code == 401
-    assert "Your account here was deactivated" in response.json()["detail"]
+    assert "Your account here is deactivated" in response.json()["detail"]
     assert browser.get("/api/users/me").status_code == 401
     assert no_signed_in_session() and OIDCSession.objects.count() == 0
+    assert list(SignInEvent.objects.values_list("outcome", "reason")) == [("refused", "inactive")]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -90,6 +92,9 @@ def test_break_glass_link_deactivated_meanwhile_is_refused_with_the_sentence(dor
     assert "Your account here is deactivated" in " ".join(messages_of(response))
     assert browser.get("/api/users/me").status_code == 401
     assert no_signed_in_session() and OIDCSession.objects.count() == 0
+    assert list(SignInEvent.objects.filter(method="link").values_list("outcome", "reason")) == [
+        ("refused", "inactive")
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,3 +104,4 @@ def test_the_same_login_without_the_race_still_signs_in(dora, browser):
     assert response.status_code == 302
     assert browser.get("/api/users/me").json()["username"] == "dora"
     assert OIDCSession.objects.filter(user=dora).count() == 1
+    assert list(SignInEvent.objects.values_list("outcome", "method")) == [("success", "password")]
