@@ -24,30 +24,31 @@ from accounts import apiauth, recheck
 from accounts import tokens as password_tokens
 from accounts.models import Role, SignInEvent
 from accounts.passwords import PasswordRefused, sign_in_with_password
+from accounts.session_store import facts_of
 from devices import tokens as client_tokens
 
 logger = logging.getLogger(__name__)
 
-# How the session was opened, stored in the session by the view that opened it.
-SIGNIN_METHOD = "signin_method"
 PASSWORD_BACKEND = "accounts.backend.PasswordBackend"
+# Sessions a password opened (the login form, /api/login): DISABLE_USERPASS_LOGIN ends them.
+PASSWORD_METHODS = {SignInEvent.Method.PASSWORD, SignInEvent.Method.API}
 
 SESSION_REFUSALS = {
     "password_disabled": (
         "Password sign-in is now turned off on this site (DISABLE_USERPASS_LOGIN), so the session "
         "your password opened has ended. Sign in with the identity provider."
     ),
-    # A session from a provider that the provider no longer confirms (SPEC section 7).
+    # A session from a provider that the provider no longer confirms (accounts.recheck).
     **recheck.REFUSALS,
 }
 
 
 def session_method(session):
-    """``"password"``, ``"oidc"``, ``"link"`` (break-glass) …: how this session was opened."""
-    method = session.get(SIGNIN_METHOD)
+    """``"password"``, ``"api"``, ``"oidc"``, ``"link"`` (break-glass): how this session was opened."""
+    method = facts_of(session).get("method")
     if method:
         return method
-    # Sessions from before the marker existed: the backend tells password from OIDC.
+    # A session opened outside accounts.signin (a shell, a test client): the backend tells.
     return "password" if session.get(BACKEND_SESSION_KEY) == PASSWORD_BACKEND else "oidc"
 
 
@@ -57,7 +58,7 @@ def check_session(request):
     Reads only the session already loaded for the request: no query, no provider call, unless
     the session's recheck with its provider is due (``accounts.recheck``).
     """
-    if settings.DISABLE_USERPASS_LOGIN and session_method(request.session) == "password":
+    if settings.DISABLE_USERPASS_LOGIN and session_method(request.session) in PASSWORD_METHODS:
         return "password_disabled"
     return recheck.check(request)
 

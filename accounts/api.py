@@ -18,11 +18,11 @@ from accounts.apiauth import (
     password_refusal,
     refusal,
 )
-from accounts.models import ApiToken, OIDCSession, SignInEvent
+from accounts.models import ApiToken, SignInEvent
 from accounts.passwords import PasswordRefused, open_session, sign_in_with_password
 from accounts.provider import get_provider, providers
 from accounts.recheck import revoke_at_logout
-from accounts.sessions import forget_session
+from accounts.session_store import facts_of
 from accounts.setup import wizard_open
 from devices.models import ClientToken
 
@@ -88,11 +88,9 @@ def logout(request):
         revoke_client_token(access.token)
         logger.info("client token %s of %r revoked by /api/logout", access.token.pk, request.user.username)
         return JsonResponse({"detail": "Token revoked."})
-    session_key = request.session.session_key
-    oidc_session = OIDCSession.objects.filter(session_key=session_key or "").first()
+    facts = facts_of(request.session)
     auth.logout(request)
-    forget_session(session_key)
-    revoke_at_logout(oidc_session)
+    revoke_at_logout(facts)
     return JsonResponse({"detail": "Signed out."})
 
 

@@ -6,18 +6,18 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from accounts import checks  # noqa: F401  (registers the system checks)
-        from accounts import sessions
+        from accounts import (
+            checks,  # noqa: F401  (registers the system checks)
+            sessions,
+        )
 
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
         pre_delete.connect(sessions.user_deleting, sender=self.get_model("User"), dispatch_uid="accounts.end_deleted")
-        # session_started stamps last_login itself, in one statement.
+        # accounts.signin stamps last_login itself, only on an account still active.
         user_logged_in.disconnect(dispatch_uid="update_last_login")
-        user_logged_in.connect(sessions.session_started, dispatch_uid="accounts.index_session")
-        user_logged_out.connect(sessions.session_ended, dispatch_uid="accounts.unindex_session")
         post_delete.connect(
             sessions.identity_deleted, sender=self.get_model("Identity"), dispatch_uid="accounts.end_unlinked"
         )

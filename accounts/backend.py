@@ -1,78 +1,120 @@
-"""Who a person is here: the identity policy of SPEC section 4, top to bottom.
+"""Who a person is here: the identity policy, top to bottom.
 
-``OIDCBackend`` keeps mozilla-django-oidc's chain (``get_userinfo`` ->
-``filter_users_by_claims`` -> ``update_user`` / ``create_user``) and decides:
-a known ``(issuer, sub)`` signs into its account; otherwise a verified email links
-to the one account that has it; otherwise an account is created if registration is
-allowed. Protocol facts come from ``accounts.provider``; every refusal is a
-``SignInError`` raised before anything is written.
+Signing in with a provider is two steps. ``OIDCBackend.verify`` redeems the code and checks
+what the provider answered (its HTTP calls; nothing is written): an ``OIDCLogin``, the login's
+facts. ``authenticate`` (through Django's ``auth.authenticate``, inside the sign-in's
+transaction) then decides the account: a known ``(issuer, sub)`` signs into its account;
+otherwise a verified email links to the one account that has it; otherwise an account is
+created if registration is allowed. Every refusal is a ``SignInError``; whatever was written
+before it rolls back with the sign-in's transaction.
+
+The backend is Django's ``BaseBackend``: a provider is data passed with each login (several
+can be configured, ``accounts.provider``), not module settings read once, and the code flow,
+its state and the token checks live in ``accounts.provider`` and ``accounts.signin``. The hook
+names follow mozilla-django-oidc's (``get_userinfo``, ``filter_users_by_claims``,
+``create_user``, ``update_user``) so the policy reads as that library's readers expect.
 """
 
 import logging
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts import history
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
-from accounts.provider import PROTOCOL_CLAIMS
+from accounts.provider import PROTOCOL_CLAIMS, Provider
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
-from romm_site import rows
 
 logger = logging.getLogger(__name__)
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
 
 
-class OIDCBackend(OIDCAuthenticationBackend):
+@dataclass(frozen=True)
+class OIDCLogin:
+    """What a provider's answer proved: who signed in there, and the tokens this site keeps."""
+
+    provider: Provider
+    payload: dict  # the validated ID token's claims
+    claims: dict  # the same, completed from userinfo
+    id_token: str
+    refresh_token: str | None
+
+    @property
+    def issuer(self):
+        return self.payload["iss"]
+
+    @property
+    def subject(self):
+        return self.payload["sub"]
+
+    @property
+    def sid(self):
+        return self.payload.get("sid")
+
+
+class OIDCBackend(BaseBackend):
     """Signs a person in through an OpenID provider and decides which account they get."""
 
-    def __init__(self, *args, **kwargs):
-        # The parent reads one provider from module settings; here a provider is data
-        # passed to authenticate(), so there is nothing to read up front.
+    def __init__(self, provider=None, request=None):
         self.UserModel = get_user_model()
+        self.provider, self.request = provider, request
 
-    def authenticate(self, request, provider=None, code=None, nonce=None, code_verifier=None, link_to=None,
-                     finish=None, **kwargs):
-        """Redeem the code, validate the ID token, and return the account it signs into.
+    def verify(self, code, nonce, code_verifier):
+        """Redeem the code at ``self.provider`` and validate the answer; returns an ``OIDCLogin``.
 
-        With ``link_to`` (an account signed in here), the identity is joined to that
-        account instead: explicit linking from the profile page. ``finish(user)``, if given,
-        runs inside the transaction that writes the account and identity, so what the caller
-        writes for the sign-in (its session) commits with them, once.
+        Only talks to the provider: run it before the sign-in's transaction opens, so no
+        database lock waits on the provider.
         """
-        if provider is None or not code:
+        tokens = self.provider.exchange_code(code, code_verifier)
+        payload = self.provider.validate_id_token(tokens["id_token"], nonce)
+        claims = self.get_userinfo(tokens.get("access_token"), tokens["id_token"], payload)
+        refresh_token = tokens.get("refresh_token")
+        return OIDCLogin(self.provider, payload, claims, tokens["id_token"],
+                         refresh_token if isinstance(refresh_token, str) else None)
+
+    def authenticate(self, request, oidc_login=None):
+        """The account ``oidc_login`` signs into, its identity and role brought up to date.
+
+        Writes the account and identity: call it inside the sign-in's transaction.
+        """
+        if oidc_login is None:
             return None
-        self.request, self.provider, self.finish = request, provider, finish
-        tokens = provider.exchange_code(code, code_verifier)
-        payload = provider.validate_id_token(tokens["id_token"], nonce)
-        self.login = {
-            "provider": provider.name,
-            "issuer": payload["iss"],
-            "sub": payload["sub"],
-            "sid": payload.get("sid"),
-            "id_token": tokens["id_token"],
-            # Kept (encrypted) only when the session recheck is on: accounts.recheck.
-            "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
-        }
-        if link_to is not None:
-            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
-        else:
-            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
-        user.oidc_login = self.login
-        return user
+        self.request, self.provider = request, oidc_login.provider
+        claims = oidc_login.claims
+        role = resolve_role(self.provider, claims)
+        for attempt in (1, 2):
+            identity = self.find_identity(oidc_login.issuer, oidc_login.subject)
+            if identity is not None:
+                return self.sign_into(identity, claims, role)
+            try:
+                with transaction.atomic():
+                    user = self.link_or_create(claims, role)
+                    identity = Identity(user=user, issuer=oidc_login.issuer, subject=oidc_login.subject)
+                    return self.sign_into(identity, claims, role)
+            except IntegrityError as exc:
+                # A simultaneous first sign-in (PostgreSQL; SQLite's write lock serialises them)
+                # took the identity, the username or the email first: the retry sees it.
+                if attempt == 2:
+                    raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
+                logger.info("OIDC sign-in of %s lost a race to a simultaneous one; retrying", oidc_login.subject)
 
     def get_user(self, user_id):
         """The session's account, unless it was deactivated since."""
-        return ModelBackend.get_user(self, user_id)
+        user = self.UserModel._default_manager.filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+    @staticmethod
+    def user_can_authenticate(user):
+        return user.is_active
 
     # --- claims ----------------------------------------------------------------------
     def get_userinfo(self, access_token, id_token, payload):
@@ -115,58 +157,38 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return email.strip()
 
     # --- the policy ----------------------------------------------------------------------
-    def get_or_create_user(self, access_token, id_token, payload):
-        """The account for this identity: linked, matched by verified email, or created."""
-        claims = self.get_userinfo(access_token, id_token, payload)
-        role = resolve_role(self.provider, claims)
-        try:
-            return self.sign_into_account(payload, claims, role)
-        except IntegrityError:
-            # A simultaneous first sign-in of the same person created the account and identity
-            # first (PostgreSQL; SQLite's write lock serialises them): the retry finds them.
-            logger.info("OIDC sign-in of %s lost a race to a simultaneous one; retrying", payload["sub"])
-        try:
-            return self.sign_into_account(payload, claims, role)
-        except IntegrityError as exc:
-            raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
+    @staticmethod
+    def find_identity(issuer, subject):
+        """The identity ``(issuer, subject)`` with its account, or None."""
+        return Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
 
-    def sign_into_account(self, payload, claims, role):
-        """One transaction: find or make the identity and its account, then apply the role."""
-        with transaction.atomic():
-            # Every sign-in asks this: one statement whose text is made once (romm_site.rows).
-            identity = rows.select_one(Identity, "user", issuer=payload["iss"], subject=payload["sub"])
-            if identity is None:
-                user = self.link_or_create(claims, role)
-                identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
-            user = identity.user
-            if not self.user_can_authenticate(user):
-                raise SignInError("inactive", f"account {user.username!r} is inactive")
-            self.update_user(user, claims, role)
-            self.record_identity(identity, claims)
-            if self.finish is not None:
-                user.oidc_login = self.login
-                self.finish(user)
+    def sign_into(self, identity, claims, role):
+        """The identity's account, if active, with the role applied and the identity recorded."""
+        user = identity.user
+        if not self.user_can_authenticate(user):
+            raise SignInError("inactive", f"account {user.username!r} is inactive")
+        self.update_user(user, claims, role)
+        self.record_identity(identity, claims)
         return user
 
-    def link_identity(self, user, access_token, id_token, payload):
+    def link_identity(self, user, oidc_login):
         """Join this identity to ``user``, unless another account holds it or one from this issuer."""
-        claims = self.get_userinfo(access_token, id_token, payload)
+        self.provider = oidc_login.provider
+        issuer, subject = oidc_login.issuer, oidc_login.subject
         try:
             with transaction.atomic():
-                identity = Identity.objects.filter(issuer=payload["iss"], subject=payload["sub"]).first()
+                identity = Identity.objects.filter(issuer=issuer, subject=subject).first()
                 if identity is not None and identity.user_id != user.pk:
-                    raise SignInError(
-                        "identity_linked_elsewhere", f"identity {payload['sub']} belongs to another account"
-                    )
+                    raise SignInError("identity_linked_elsewhere", f"identity {subject} belongs to another account")
                 if identity is None:
-                    if user.identities.filter(issuer=payload["iss"]).exists():
+                    if user.identities.filter(issuer=issuer).exists():
                         raise SignInError(
                             "already_linked_here", f"account {user.username!r} already has an identity there"
                         )
-                    identity = Identity(user=user, issuer=payload["iss"], subject=payload["sub"])
+                    identity = Identity(user=user, issuer=issuer, subject=subject)
                     logger.info("OIDC identity %s of %s linked to account %r from the profile",
-                                payload["sub"], payload["iss"], user.username)
-                self.record_identity(identity, claims)
+                                subject, issuer, user.username)
+                self.record_identity(identity, oidc_login.claims)
         except IntegrityError as exc:
             raise SignInError("conflict", f"{type(exc).__name__} while linking") from None
         return user
@@ -280,10 +302,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
         identity.last_used_at = timezone.now()
         if identity.pk is None:
             identity.save()
-        elif not rows.update(Identity, identity.pk, {
-            "provider": identity.provider, "email": identity.email, "groups": identity.groups,
-            "last_used_at": identity.last_used_at,
-        }):
+        elif not Identity.objects.filter(pk=identity.pk).update(
+            provider=identity.provider, email=identity.email, groups=identity.groups,
+            last_used_at=identity.last_used_at,
+        ):
             # An administrator unlinked it while this sign-in ran: it must not come back.
             raise SignInError("conflict", f"identity {identity.subject} was unlinked during the sign-in")
 

@@ -13,7 +13,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import history
-from accounts.access import SIGNIN_METHOD
 from accounts.models import SignInEvent
 from accounts.passwords import MESSAGES, PasswordRefused, open_session
 from accounts.tokens import use_sign_in_link
@@ -41,12 +40,12 @@ def signin_link(request, token):
     if not user.is_active:
         return _refuse(request, "inactive", user)
     try:
+        # Recorded as a "link" session: the way in when the provider is down, it keeps working
+        # under DISABLE_USERPASS_LOGIN.
         open_session(request, user, SignInEvent.Method.LINK)
     except PasswordRefused as refusal:  # deactivated after the check above (logged and recorded there)
         messages.error(request, refusal.message)
         return HttpResponseRedirect("/login?local=1")
-    # The way in when the provider is down: it keeps working under DISABLE_USERPASS_LOGIN.
-    request.session[SIGNIN_METHOD] = "link"
     logger.warning("break-glass sign-in link used: account %r", user.username)
     return HttpResponseRedirect("/")
 

@@ -5,7 +5,6 @@ import ipaddress
 from django.conf import settings
 
 from accounts.models import SignInEvent
-from romm_site import rows
 
 
 def client_address(request):
@@ -29,16 +28,21 @@ def _text(value, limit):
 
 
 def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject=""):
-    """Write one history row (nothing listens for it: ``romm_site.rows`` writes it)."""
-    rows.insert(SignInEvent, {
-        "user": user.pk if user is not None and user.pk else None,
-        "username": _text(username or (user.username if user is not None else ""), 150),
-        "method": method,
-        "outcome": outcome,
-        "reason": _text(reason, 40),
-        "detail": _text(detail, 300),
-        "provider": _text(provider, 64),
-        "subject": _text(subject, 255),
-        "ip_address": client_address(request) if request is not None else None,
-        "user_agent": _text(request.META.get("HTTP_USER_AGENT", "") if request is not None else "", 300),
-    })
+    """Write one history row."""
+    SignInEvent.objects.create(
+        user=user if user is not None and user.pk else None,
+        username=_text(username or (user.username if user is not None else ""), 150),
+        method=method,
+        outcome=outcome,
+        reason=_text(reason, 40),
+        detail=_text(detail, 300),
+        provider=_text(provider, 64),
+        subject=_text(subject, 255),
+        ip_address=client_address(request) if request is not None else None,
+        user_agent=user_agent(request),
+    )
+
+
+def user_agent(request):
+    """The request's User-Agent, cut to its column."""
+    return _text(request.META.get("HTTP_USER_AGENT", "") if request is not None else "", 300)

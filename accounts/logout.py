@@ -17,10 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.errors import SignInError
-from accounts.models import OIDCSession
+from accounts.models import Session
 from accounts.provider import get_provider, provider_for_issuer
 from accounts.recheck import revoke_at_logout
-from accounts.sessions import end_session_keys
+from accounts.session_store import facts_of
+from accounts.sessions import end
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def with_query(url, params):
     return urlunsplit(parts._replace(query=urlencode([*parse_qsl(parts.query), *params.items()])))
 
 
-def end_session_url(provider, oidc_session):
+def end_session_url(provider, id_token):
     """Where to send the browser to end the provider's session too, or None."""
     if provider is None or not provider.rp_initiated_logout:
         return None
@@ -55,8 +56,8 @@ def end_session_url(provider, oidc_session):
         return None
     state = secrets.token_urlsafe(24)
     params = {"client_id": provider.client_id}
-    if oidc_session.id_token:
-        params["id_token_hint"] = oidc_session.id_token
+    if id_token:
+        params["id_token_hint"] = id_token
     params.update(post_logout_redirect_uri=provider.post_logout_redirect_uri, state=state)
     return with_query(endpoint, params), state
 
@@ -67,14 +68,12 @@ def logout(request):
     """POST ends the session (and the provider's, if enabled); GET asks for confirmation."""
     if request.method == "GET":
         return render(request, "accounts/logout.html")
-    oidc_session = OIDCSession.objects.filter(session_key=request.session.session_key or "").first()
-    provider = get_provider(oidc_session.provider) if oidc_session else None
-    target = end_session_url(provider, oidc_session) if oidc_session else None
+    facts = facts_of(request.session)
+    provider = get_provider(facts["provider"]) if facts.get("provider") else None
+    target = end_session_url(provider, request.session.id_token)
     auth.logout(request)
-    if oidc_session:
-        oidc_session.delete()
-        # RFC 7009, after the local logout: a slow or failing provider never keeps anyone signed in.
-        revoke_at_logout(oidc_session)
+    # RFC 7009, after the local logout: a slow or failing provider never keeps anyone signed in.
+    revoke_at_logout(facts)
     if target is None:
         messages.info(request, "You are signed out.")
         return HttpResponseRedirect("/login?local=1")
@@ -131,12 +130,12 @@ def backchannel_logout(request):
     if not cache.add(replay_key, 1, 7 * 24 * 3600):
         logger.warning("back-channel logout refused from %s: jti replayed", provider.name)
         return _bad_logout_token("logout_token already used")
-    sessions = OIDCSession.objects.filter(issuer=claims["iss"]).exclude(issuer="")
+    sessions = Session.objects.filter(issuer=claims["iss"]).exclude(issuer="")
     if isinstance(claims.get("sid"), str):
         sessions = sessions.filter(sid=claims["sid"])
     if isinstance(claims.get("sub"), str):
         sessions = sessions.filter(subject=claims["sub"])
-    ended = end_session_keys(list(sessions.values_list("session_key", flat=True)))
+    ended = end(sessions)
     logger.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
     response = JsonResponse({}, status=200)
     response["Cache-Control"] = "no-store"

@@ -6,7 +6,6 @@ from django.contrib import auth, messages
 from django.http import HttpResponseRedirect, JsonResponse
 
 from accounts import access
-from accounts.sessions import forget_session
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +27,7 @@ class SessionPolicyMiddleware:
     def end(self, request, reason):
         sentence = access.SESSION_REFUSALS[reason]
         logger.warning("session ended: reason=%s account=%r", reason, request.user.username)
-        key = request.session.session_key
         auth.logout(request)
-        forget_session(key)
         if request.path.startswith("/api/"):
             if request.META.get("HTTP_AUTHORIZATION", "").strip():
                 # The request brings its own credentials: the API judges those, without the session.

@@ -1,6 +1,7 @@
 import unicodedata
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -191,15 +192,23 @@ class SignInEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.method} {self.outcome} {self.username}"
 
 
-class OIDCSession(models.Model):
-    """A session here, findable by account; one from a provider also by its ``sid`` or ``sub``.
+class SessionManager(BaseSessionManager):
+    def signed_in(self):
+        """Sessions someone is signed in to (the others are anonymous: a message, a link flow)."""
+        return self.filter(user__isnull=False)
 
-    Password, API and break-glass sessions are indexed too, with provider, issuer and subject
-    empty, so that deactivating an account can end every session it has.
+
+class Session(AbstractBaseSession):
+    """Django's session row, with what the session's data says about its sign-in as columns.
+
+    ``accounts.session_store`` writes the columns from the session data at every save, so a new
+    key (``cycle_key`` at sign-in or at a password change) carries them along. Ending sessions
+    (deactivation, unlinking, back-channel logout by ``sid`` or ``sub``) and the recheck query
+    them here. Password, API and break-glass sessions have the account and the method only.
     """
 
-    session_key = models.CharField(max_length=40, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_sessions")
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")
+    signin_method = models.CharField(max_length=10, blank=True, help_text="How the session was opened.")
     provider = models.CharField(max_length=64, blank=True)
     issuer = models.CharField(max_length=255, blank=True)
     subject = models.CharField(max_length=255, blank=True)
@@ -213,13 +222,24 @@ class OIDCSession(models.Model):
     recheck_due_at = models.DateTimeField(null=True, blank=True)
     recheck_failing_since = models.DateTimeField(null=True, blank=True)
     recheck_failures = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When and from where the sign-in happened (empty for an anonymous session).
+    created_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
-    class Meta:
+    objects = SessionManager()
+
+    class Meta(AbstractBaseSession.Meta):
         indexes = [
-            models.Index(fields=["issuer", "sid"], name="accounts_oidcsess_iss_sid"),
-            models.Index(fields=["issuer", "subject"], name="accounts_oidcsess_iss_sub"),
+            models.Index(fields=["issuer", "sid"], name="accounts_session_iss_sid"),
+            models.Index(fields=["issuer", "subject"], name="accounts_session_iss_sub"),
         ]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.session_store import SessionStore
+
+        return SessionStore
 
 
 class ApiToken(models.Model):

@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -20,6 +19,7 @@ from accounts import history, ratelimit
 from accounts.errors import MESSAGES as SIGNIN_MESSAGES
 from accounts.errors import SignInError
 from accounts.models import SignInEvent
+from accounts.signin import PASSWORD_BACKEND, sign_in, signing_in
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ MESSAGES = {
     ),
     "invalid_credentials": "The username or password is incorrect.",
     "inactive": SIGNIN_MESSAGES["inactive"],
+    "conflict": SIGNIN_MESSAGES["conflict"],
 }
 
 
@@ -65,21 +66,19 @@ def sign_in_with_password(request, username, password, method, record_success=Tr
     return user
 
 
-def open_session(request, user, method, backend="accounts.backend.PasswordBackend"):
-    """``auth.login`` for an account whose credentials were just accepted, then its history row.
+def open_session(request, user, method, backend=PASSWORD_BACKEND):
+    """Sign in an account whose credentials were just accepted, and record the success.
 
     Callers check the credentials with ``record_success=False``: the success is recorded here,
-    once the session exists. Raises ``PasswordRefused("inactive")`` when an administrator
-    deactivated the account after the check (``accounts.sessions.session_started`` refuses to
-    stamp it): the half-made session is dropped, so the browser stays signed out.
+    with the session. Raises ``PasswordRefused("inactive")`` when an administrator deactivated
+    the account after the check; the browser then stays as it was.
     """
     try:
-        auth.login(request, user, backend=backend)
-    except SignInError:
-        request.session.flush()
-        request.user = AnonymousUser()
-        raise refused(request, "inactive", user.username, method) from None
-    succeeded(request, user, method)
+        with signing_in(request):
+            sign_in(request, user, method, backend)
+    except SignInError as error:
+        raise refused(request, error.reason, user.username, method) from None
+    logger.info("sign-in: account %r via %s", user.username, method)
 
 
 def succeeded(request, user, method):

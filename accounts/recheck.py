@@ -1,14 +1,15 @@
-"""Sessions that follow the provider (SPEC section 7): the refresh-token recheck, run before the view.
+"""Sessions that follow the provider: the refresh-token recheck, run before the view.
 
 With ``OIDC_SESSION_RECHECK_SECONDS`` on, a session from a provider keeps the provider's refresh
-token (encrypted, in its ``OIDCSession`` row) and its next-due time (in the Django session, so a
-page that needs no recheck pays nothing). A request after that time spends the refresh token,
+token (encrypted) and its next-due time among its sign-in's facts (``accounts.session_store``),
+so a page that needs no recheck pays nothing. A request after that time spends the refresh token,
 validates the new ID token as a login would, and applies the role rules again; a refused refresh
 ends the session, an unreachable provider is retried with back-off for the grace period.
 
 One refresh per session at a time, across processes: a lock in the shared cache. A request that
 finds it held waits briefly for the other's result, else goes on without refreshing, so a rotated
-refresh token is never presented twice.
+refresh token is never presented twice. The request that refreshed saves the session at once;
+one that waited takes the facts it saved.
 """
 
 import hashlib
@@ -17,20 +18,20 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import history, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
-from accounts.models import Identity, OIDCSession, SignInEvent
+from accounts.models import Identity, Session, SignInEvent
 from accounts.provider import get_provider
 from accounts.roles import resolve_role
+from accounts.session_store import SIGNIN, facts_of, when
 
 logger = logging.getLogger(__name__)
 
-# In the Django session: {"provider": name, "due": epoch seconds of the next check}.
-STATE = "oidc_recheck"
 # How long a request waits for another request of its session to finish refreshing.
 LOCK_WAIT_SECONDS = 2
 # The first retry after a failed refresh; each further failure doubles it, up to the interval.
@@ -75,46 +76,50 @@ REFUSED = {"code_rejected": "provider_ended", "client_rejected": "recheck_client
 
 
 # --- at sign-in ----------------------------------------------------------------------------
-def started(request, provider, refresh_token):
-    """A sign-in through ``provider``: schedule the first check; returns the row's recheck fields."""
+def started(provider, user, refresh_token):
+    """A sign-in through ``provider``: the session facts that schedule its first check."""
     if not provider.session_recheck_seconds:
-        # Remembered even with the recheck off: turning it on later (or removing the provider)
-        # then reaches this session too; a page pays nothing for it.
-        request.session[STATE] = {"provider": provider.name, "due": None}
-        return {"refresh_token": "", "recheck_due_at": None}
+        # The provider is among the facts even with the recheck off: turning it on later (or
+        # removing the provider) then reaches this session too; a page pays nothing for it.
+        return {"refresh_token": "", "recheck_due": None}
     if not refresh_token:
         logger.warning(
             "session recheck: %s issued no refresh token (offline_access not granted); the session of "
-            "account %r ends at its first check", provider.name, request.user.username,
+            "account %r ends at its first check", provider.name, user.username,
         )
     due = timezone.now() + timedelta(seconds=provider.session_recheck_seconds)
-    _schedule(request, provider, due)
-    return {"refresh_token": sealed.seal(refresh_token or ""), "recheck_due_at": due,
+    return {"refresh_token": sealed.seal(refresh_token or ""), "recheck_due": due.timestamp(),
             "recheck_failing_since": None, "recheck_failures": 0}
 
 
-def _schedule(request, provider, due):
-    request.session[STATE] = {"provider": provider.name, "due": due.timestamp()}
+def _store(request, facts):
+    """Save the session with these facts now; False when it was ended meanwhile."""
+    request.session[SIGNIN] = facts
+    try:
+        request.session.save()
+    except UpdateError:
+        return False
+    return True
 
 
 # --- before every view ------------------------------------------------------------------------
 def check(request):
     """The ``REFUSALS`` key that ends this session now, or None; only a due session costs anything."""
-    state = request.session.get(STATE)
-    if not isinstance(state, dict):
-        return None
-    due = state.get("due")
+    facts = facts_of(request.session)
+    if not facts.get("provider"):
+        return None  # not a provider's session
+    due = facts.get("recheck_due")
     if due is not None and time.time() < due:
         return None
-    provider = get_provider(state.get("provider"))
+    provider = get_provider(facts["provider"])
     if provider is None:
         # The provider this session came from was removed from the configuration.
         logger.warning("session of %r ended: provider %r is no longer configured", request.user.username,
-                       state.get("provider"))
+                       facts["provider"])
         return "session_gone"
     if not provider.session_recheck_seconds:
         if due is not None:  # the recheck was turned off since this sign-in
-            request.session[STATE] = {"provider": provider.name, "due": None}
+            request.session[SIGNIN] = {**facts, "recheck_due": None}
         return None
     try:
         # Discovery before the lock, so the lock only has to outlast the token request.
@@ -127,16 +132,16 @@ def check(request):
                     request.user.username)
         return None
     try:
-        row = OIDCSession.objects.filter(session_key=request.session.session_key).first()
+        row = Session.objects.filter(session_key=request.session.session_key).first()
         if row is None:
             return "session_gone"
         now = timezone.now()
         if row.recheck_due_at is not None and row.recheck_due_at > now:
             # Another request of this session refreshed while this one waited: take its result.
-            _schedule(request, provider, row.recheck_due_at)
+            request.session[SIGNIN] = facts_of(row.get_decoded())
             request.user.refresh_from_db()
             return None
-        return _refresh(request, provider, row, now)
+        return _refresh(request, provider, facts_of(row.get_decoded()), now)
     finally:
         cache.delete(lock)
 
@@ -152,54 +157,54 @@ def _acquire(lock):
     return True
 
 
-def _refresh(request, provider, row, now):
+def _refresh(request, provider, facts, now):
     username = request.user.username
-    token = sealed.unseal(row.refresh_token)
+    token = sealed.unseal(facts.get("refresh_token"))
     if token is None:
         logger.warning("session recheck of %r at %s: no refresh token stored (offline_access not granted, "
                        "or SECRET_KEY changed)", username, provider.name)
-        return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
+        return _ended(request, provider, facts, "recheck_unavailable", "no refresh token stored")
     try:
         tokens = provider.refresh(token)
     except SignInError as error:
-        return _failed(request, provider, row, now, error)
+        return _failed(request, provider, facts, now, error)
     # At once: the rotated token is the only one the provider still honours.
-    row.refresh_token = sealed.seal(tokens.get("refresh_token") or token)
-    row.recheck_due_at = now + timedelta(seconds=provider.session_recheck_seconds)
-    row.recheck_failing_since, row.recheck_failures = None, 0
-    row.save(update_fields=["refresh_token", "recheck_due_at", "recheck_failing_since", "recheck_failures"])
+    facts = {**facts, "refresh_token": sealed.seal(tokens.get("refresh_token") or token),
+             "recheck_due": (now + timedelta(seconds=provider.session_recheck_seconds)).timestamp(),
+             "recheck_failing_since": None, "recheck_failures": 0}
+    if not _store(request, facts):
+        return "session_gone"
     try:
-        _apply(request, provider, row, tokens)
+        _apply(request, provider, facts, tokens)
     except SignInError as error:
-        reason = _failed(request, provider, row, now, error)
+        reason = _failed(request, provider, facts, now, error)
         if reason is not None:
             revoke_quietly(provider, tokens.get("refresh_token") or token)
         return reason
-    _schedule(request, provider, row.recheck_due_at)
     logger.debug("session recheck of %r at %s: confirmed", username, provider.name)
     return None
 
 
-def _apply(request, provider, row, tokens):
+def _apply(request, provider, facts, tokens):
     """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
+    issuer, subject = facts.get("issuer", ""), facts.get("subject", "")
     if tokens.get("id_token"):
-        payload = provider.validate_refreshed_id_token(tokens["id_token"], row.subject)
-        if payload["iss"] != row.issuer:
+        payload = provider.validate_refreshed_id_token(tokens["id_token"], subject)
+        if payload["iss"] != issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
         # An ID token is optional in a refresh response (OpenID Connect Core 12.2): userinfo speaks.
-        payload = {"iss": row.issuer, "sub": row.subject}
-    backend = OIDCBackend()
-    backend.request, backend.provider = request, provider
+        payload = {"iss": issuer, "sub": subject}
+    backend = OIDCBackend(provider=provider, request=request)
     claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
     role = resolve_role(provider, claims)
     backend.update_user(request.user, claims, role)
-    identity = Identity.objects.filter(issuer=row.issuer, subject=row.subject, user=request.user).first()
+    identity = Identity.objects.filter(issuer=issuer, subject=subject, user=request.user).first()
     if identity is not None:
         backend.record_identity(identity, claims)
 
 
-def _failed(request, provider, row, now, error):
+def _failed(request, provider, facts, now, error):
     """A refresh that did not work: end the session, or keep it through an outage with back-off."""
     username = request.user.username
     if error.reason not in OUTAGE:
@@ -207,26 +212,26 @@ def _failed(request, provider, row, now, error):
         level = logging.ERROR if reason == "recheck_client" else logging.WARNING
         logger.log(level, "session recheck of %r at %s refused: reason=%s %s%s", username, provider.name,
                    error.reason, error.detail, " (a configuration error)" if reason == "recheck_client" else "")
-        return _ended(request, provider, row, reason, f"{error.reason}: {error.detail}")
-    first = row.recheck_failing_since or now
-    failures = row.recheck_failures + 1
+        return _ended(request, provider, facts, reason, f"{error.reason}: {error.detail}")
+    first = when(facts.get("recheck_failing_since")) or now
+    failures = (facts.get("recheck_failures") or 0) + 1
     grace_ends = first + timedelta(seconds=provider.session_recheck_grace_seconds)
     if now >= grace_ends:
         logger.warning("session recheck of %r at %s: unreachable since %s, past the grace period: %s",
                        username, provider.name, first.isoformat(), error.detail)
-        return _ended(request, provider, row, "recheck_unreachable", f"since {first.isoformat()}: {error.detail}")
+        return _ended(request, provider, facts, "recheck_unreachable", f"since {first.isoformat()}: {error.detail}")
     delay = min(provider.session_recheck_seconds, BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 20))
-    row.recheck_due_at = min(now + timedelta(seconds=delay), grace_ends)
-    row.recheck_failing_since, row.recheck_failures = first, failures
-    row.save(update_fields=["recheck_due_at", "recheck_failing_since", "recheck_failures"])
-    _schedule(request, provider, row.recheck_due_at)
+    due = min(now + timedelta(seconds=delay), grace_ends)
+    if not _store(request, {**facts, "recheck_due": due.timestamp(), "recheck_failing_since": first.timestamp(),
+                            "recheck_failures": failures}):
+        return "session_gone"
     logger.warning("session recheck of %r at %s failed (%s, attempt %d): %s; retry in %ds, the session "
                    "ends at %s", username, provider.name, error.reason, failures, error.detail, delay,
                    grace_ends.isoformat())
     return None
 
 
-def _ended(request, provider, row, reason, detail):
+def _ended(request, provider, facts, reason, detail):
     """The sign-in history shows why the session ended; returns ``reason``.
 
     Groups that now grant nothing also stop the person's app tokens: they would otherwise keep
@@ -237,7 +242,7 @@ def _ended(request, provider, row, reason, detail):
 
         revoke_all(request.user)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
-                   reason=reason, detail=detail, provider=provider.name, subject=row.subject)
+                   reason=reason, detail=detail, provider=provider.name, subject=facts.get("subject", ""))
     return reason
 
 
@@ -251,11 +256,9 @@ def revoke_quietly(provider, token):
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
 
 
-def revoke_at_logout(oidc_session):
-    """The session ``oidc_session`` indexes was logged out: revoke its refresh token at the provider."""
-    if oidc_session is None or not oidc_session.refresh_token:
-        return
-    token = sealed.unseal(oidc_session.refresh_token)
-    provider = get_provider(oidc_session.provider) if oidc_session.provider else None
+def revoke_at_logout(facts):
+    """The session whose sign-in ``facts`` these are was logged out: revoke its refresh token."""
+    token = sealed.unseal(facts.get("refresh_token"))
+    provider = get_provider(facts["provider"]) if facts.get("provider") else None
     if token and provider is not None:
         revoke_quietly(provider, token)

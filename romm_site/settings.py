@@ -125,9 +125,9 @@ LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login"
 
-# Database sessions whose index (accounts.OIDCSession) follows a cycled key. Not cached_db: a
-# request reading a session while another process ends it (logout, back-channel, deactivation)
-# could put it back into the cache, alive there after the database row is gone.
+# Database sessions on accounts.models.Session, whose columns say who signed in and how. Not
+# cached_db: a request reading a session while another process ends it (logout, back-channel,
+# deactivation) could put it back into the cache, alive there after the database row is gone.
 SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -76,5 +76,19 @@ def sign_in(client, fake, person, next=None, start_path="/api/login/openid", **c
     return client.get(callback.replace(BASE_URL, ""))
 
 
+def anonymous_session(client, **data):
+    """Give ``client`` a stored anonymous session (as a browser has after, say, a logout at the
+    provider); returns its key. Starting a sign-in makes none."""
+    from django.conf import settings as django_settings
+
+    from accounts.session_store import SessionStore
+
+    store = SessionStore()
+    store.update(data or {"seen": True})
+    store.create()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = store.session_key
+    return store.session_key
+
+
 def messages_of(response):
     return [str(m) for m in response.wsgi_request._messages]

@@ -2,10 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.sessions.models import Session
 from django.test import Client
 
-from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
+from accounts.models import Identity, Role, Session, SignInEvent, User
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -123,12 +122,12 @@ def test_role_changed_in_the_form_is_recorded(client, alice):
 
 def test_deactivate_ends_sessions(client, alice, bob_browser):
     bob = User.objects.get(username="bob")
-    assert is_signed_in(bob_browser) and OIDCSession.objects.filter(user=bob).exists()
+    assert is_signed_in(bob_browser) and Session.objects.signed_in().filter(user=bob).exists()
     sessions_before = Session.objects.count()
     response = act(client, "deactivate", bob)
     assert "Deactivated 1 account(s); their sessions are ended." in messages_in(response)
     assert User.objects.get(pk=bob.pk).is_active is False
-    assert not OIDCSession.objects.filter(user=bob).exists()
+    assert not Session.objects.signed_in().filter(user=bob).exists()
     assert Session.objects.count() == sessions_before - 1
     assert not is_signed_in(bob_browser)
 
@@ -137,7 +136,7 @@ def test_deactivating_anywhere_ends_sessions(bob_browser):
     bob = User.objects.get(username="bob")
     bob.is_active = False
     bob.save()
-    assert not OIDCSession.objects.exists()
+    assert not Session.objects.signed_in().exists()
     assert not is_signed_in(bob_browser)
 
 
@@ -252,5 +251,5 @@ def test_deleting_an_account_ends_its_provider_sessions(client, alice, bob_brows
     bob = User.objects.get(username="bob")
     assert client.post(f"{USERS}{bob.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not User.objects.filter(pk=bob.pk).exists()
-    assert list(OIDCSession.objects.values_list("user__username", flat=True)) == ["alice"]
+    assert list(Session.objects.signed_in().values_list("user__username", flat=True)) == ["alice"]
     assert Session.objects.count() == 1  # alice's

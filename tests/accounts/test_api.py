@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import ApiToken, Identity, OIDCSession, Role, SignInEvent, User
+from accounts.models import ApiToken, Identity, Role, Session, SignInEvent, User
 from tests.conftest import configure, sign_in
 
 PASSWORD = "correct-horse-battery-staple"
@@ -101,7 +101,7 @@ def test_api_logout_ends_an_oidc_session_and_its_row(client, authentik):
     sign_in(client, authentik, "carol")
     assert client.post("/api/logout").status_code == 200
     assert me(client).status_code == 401
-    assert not OIDCSession.objects.exists()
+    assert not Session.objects.signed_in().exists()
 
 
 def test_api_logout_with_bearer_revokes_that_token_without_csrf(frank):

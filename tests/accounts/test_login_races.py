@@ -11,12 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.test import Client
 
 from accounts import breakglass, ratelimit
-from accounts.models import OIDCSession, SignInEvent, User
+from accounts.models import Session, SignInEvent, User
 from tests.conftest import messages_of
 
 PASSWORD = "a-long-enough-password"
@@ -58,7 +57,7 @@ def test_login_form_tells_a_person_deactivated_meanwhile(dora, browser, monkeypa
     assert response.status_code == 200
     assert "Your account here is deactivated" in response.content.decode()
     assert browser.get("/api/users/me").status_code == 401
-    assert no_signed_in_session() and OIDCSession.objects.count() == 0
+    assert no_signed_in_session() and Session.objects.signed_in().count() == 0
     # The history shows the attempt once, as refused: no success row for a session never opened.
     assert list(SignInEvent.objects.values_list("outcome", "reason")) == [("refused", "inactive")]
 
@@ -70,7 +69,7 @@ def test_api_login_answers_401_json_for_an_account_deactivated_meanwhile(dora, b
     assert response.status_code == 401
     assert "Your account here is deactivated" in response.json()["detail"]
     assert browser.get("/api/users/me").status_code == 401
-    assert no_signed_in_session() and OIDCSession.objects.count() == 0
+    assert no_signed_in_session() and Session.objects.signed_in().count() == 0
     assert list(SignInEvent.objects.values_list("outcome", "reason")) == [("refused", "inactive")]
 
 
@@ -91,7 +90,7 @@ def test_break_glass_link_deactivated_meanwhile_is_refused_with_the_sentence(dor
     assert response.status_code == 302 and response["Location"] == "/login?local=1"
     assert "Your account here is deactivated" in " ".join(messages_of(response))
     assert browser.get("/api/users/me").status_code == 401
-    assert no_signed_in_session() and OIDCSession.objects.count() == 0
+    assert no_signed_in_session() and Session.objects.signed_in().count() == 0
     assert list(SignInEvent.objects.filter(method="link").values_list("outcome", "reason")) == [
         ("refused", "inactive")
     ]
@@ -103,5 +102,5 @@ def test_the_same_login_without_the_race_still_signs_in(dora, browser):
     response = browser.post("/login?local=1", {"username": "dora", "password": PASSWORD})
     assert response.status_code == 302
     assert browser.get("/api/users/me").json()["username"] == "dora"
-    assert OIDCSession.objects.filter(user=dora).count() == 1
+    assert Session.objects.signed_in().filter(user=dora).count() == 1
     assert list(SignInEvent.objects.values_list("outcome", "method")) == [("success", "password")]

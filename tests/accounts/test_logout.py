@@ -4,10 +4,9 @@ import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 
-from accounts.models import OIDCSession, User
+from accounts.models import Session, User
 from tests.conftest import configure, sign_in
 from tests.fakeidp import logout_token, rsa_key
 
@@ -45,17 +44,17 @@ def test_password_session_logs_out_locally(client):
 @pytest.mark.django_db
 def test_oidc_session_without_rp_logout_ends_only_here_and_keeps_no_id_token(client, idp):
     sign_in(client, idp, "carol")
-    assert OIDCSession.objects.get().id_token == ""
+    assert Session.objects.signed_in().get().id_token == ""
     response = client.post("/logout")
     assert response["Location"] == "/login?local=1"
-    assert not OIDCSession.objects.exists()
+    assert not Session.objects.signed_in().exists()
 
 
 @pytest.mark.django_db
 def test_rp_initiated_logout_redirects_to_end_session_with_hint_and_state(client, authentik, settings):
     configure(settings, authentik, OIDC_RP_INITIATED_LOGOUT="true")
     sign_in(client, authentik, "carol")
-    stored = OIDCSession.objects.get().id_token
+    stored = Session.objects.signed_in().get().id_token
     assert stored.count(".") == 2
     assert "id_token" not in str(dict(client.session))  # server-side only, never in the session data
     response = client.post("/logout")

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import time_machine
-from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -16,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts import sealed
-from accounts.models import OIDCSession, Role, SignInEvent, User
+from accounts.models import Role, Session, SignInEvent, User
 from romm_site.envvars import EnvReader, read_providers
 from tests.conftest import BASE_URL, configure, messages_of, sign_in, start
 
@@ -72,7 +71,7 @@ def test_a_bad_interval_stops_start_up_naming_the_variable(value):
 def test_recheck_off_asks_for_no_offline_access_and_keeps_no_refresh_token(client, idp):
     assert "offline_access" not in parse_qs(urlsplit(start(client)).query)["scope"][0].split()
     sign_in(client, idp, "alice")
-    assert OIDCSession.objects.get().refresh_token == ""
+    assert Session.objects.signed_in().get().refresh_token == ""
     assert idp.refresh_tokens == {}
 
 
@@ -147,7 +146,7 @@ def test_rotated_refresh_tokens_are_stored_and_never_presented_twice(client, rec
     assert len(presented) == len(set(presented)) == 3
     assert rechecked.reused_refresh_tokens == []
     (live,) = rechecked.refresh_tokens
-    assert sealed.unseal(OIDCSession.objects.get().refresh_token) == live
+    assert sealed.unseal(Session.objects.signed_in().get().refresh_token) == live
 
 
 # --- refusals end the session ---------------------------------------------------------------------
@@ -157,7 +156,7 @@ def test_deactivated_at_the_provider_ends_the_session_with_a_sentence(client, re
     rechecked.deactivate("alice")
     with later(INTERVAL + 1), caplog.at_level(logging.WARNING, logger="accounts"):
         assert ENDED in ends_on_login(client)
-    assert not OIDCSession.objects.exists() and not Session.objects.exists()
+    assert not Session.objects.signed_in().exists() and not Session.objects.exists()
     lines = [r.getMessage() for r in caplog.records if "session recheck" in r.getMessage()]
     assert len(lines) == 1 and "reason=code_rejected" in lines[0] and "invalid_grant" in lines[0]
     assert User.objects.get(username="alice").role == Role.ADMIN
@@ -234,12 +233,12 @@ def test_outage_keeps_the_session_and_retries_with_back_off(client, rechecked, r
         assert role_on_home(client) == "admin" and tries() == 2  # 5 s, then 10 s, ...
         traveller.shift(6)
         assert tries() == 2 and client.get("/").status_code == 200 and tries() == 2
-        row = OIDCSession.objects.get()
+        row = Session.objects.signed_in().get()
         assert row.recheck_failures == 2 and row.recheck_failing_since is not None
         provider_back(rechecked, requests_mock)
         traveller.shift(5)
         assert role_on_home(client) == "viewer"
-    assert OIDCSession.objects.get().recheck_failing_since is None
+    assert Session.objects.signed_in().get().recheck_failing_since is None
     assert any("retry in 10s" in r.getMessage() for r in caplog.records)
 
 
@@ -250,7 +249,7 @@ def test_discovery_down_when_the_check_falls_due_is_an_outage_too(client, rechec
     cache.clear()  # the discovery document expired from the cache
     with later(INTERVAL + 1):
         assert role_on_home(client) == "admin"
-    assert OIDCSession.objects.get().recheck_failures == 1 and rechecked.refreshes() == []
+    assert Session.objects.signed_in().get().recheck_failures == 1 and rechecked.refreshes() == []
 
 
 @pytest.mark.django_db
@@ -267,7 +266,7 @@ def test_outage_past_the_grace_period_ends_the_session(client, rechecked, settin
         assert client.get("/").status_code == 200
         traveller.shift(2)
         assert "OIDC_SESSION_RECHECK_GRACE_SECONDS" in ends_on_login(client)
-    assert OIDCSession.objects.count() == 0
+    assert Session.objects.signed_in().count() == 0
 
 
 # --- one refresh at a time ---------------------------------------------------------------------------
@@ -291,20 +290,20 @@ def test_the_refresh_token_is_encrypted_in_the_database_and_absent_from_the_sess
     sign_in(client, rechecked, "carol")
     (token,) = rechecked.refresh_tokens
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM accounts_oidcsession")
+        cursor.execute("SELECT * FROM accounts_session")
         row = " ".join(str(value) for value in cursor.fetchone())
-        cursor.execute("SELECT session_data FROM django_session")
+        cursor.execute("SELECT session_data FROM accounts_session")
         session_rows = " ".join(value for (value,) in cursor.fetchall())
     assert token not in row and token[3:] not in row
     assert token not in str(dict(client.session)) and token not in session_rows
     assert token not in str(client.cookies)
-    assert sealed.unseal(OIDCSession.objects.get().refresh_token) == token
+    assert sealed.unseal(Session.objects.signed_in().get().refresh_token) == token
     # Another SECRET_KEY cannot open it (so the check ends the session rather than guessing) ...
     settings.SECRET_KEY = "another-key"
-    assert sealed.unseal(OIDCSession.objects.get().refresh_token) is None
+    assert sealed.unseal(Session.objects.signed_in().get().refresh_token) is None
     # ... unless the old key is still listed as a fallback during a rotation.
     settings.SECRET_KEY_FALLBACKS = ["django-insecure-development-key-set-SECRET_KEY-in-production"]
-    assert sealed.unseal(OIDCSession.objects.get().refresh_token) == token
+    assert sealed.unseal(Session.objects.signed_in().get().refresh_token) == token
 
 
 @pytest.mark.django_db
@@ -337,5 +336,5 @@ def test_a_failing_revocation_never_blocks_the_local_logout(client, rechecked, r
     with caplog.at_level(logging.WARNING, logger="accounts"):
         response = client.post("/logout")
     assert response["Location"] == "/login?local=1"
-    assert client.get("/api/users/me").status_code == 401 and not OIDCSession.objects.exists()
+    assert client.get("/api/users/me").status_code == 401 and not Session.objects.signed_in().exists()
     assert any("revocation" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)

@@ -14,11 +14,10 @@ import jwt
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.models import OIDCSession, Role, User
+from accounts.models import Role, Session, User
 from tests.conftest import configure, sign_in
 from tests.fakeidp import FakeProvider, logout_token, rsa_key
 
@@ -64,7 +63,7 @@ def test_an_authorization_header_does_not_keep_a_password_session_alive_on_pages
     assert page.status_code == 302 and page["Location"] == "/login?local=1", (
         "the password session opened /profile"
     )
-    assert not OIDCSession.objects.filter(user=mallory).exists()
+    assert not Session.objects.signed_in().filter(user=mallory).exists()
 
 
 def test_an_authorization_header_does_not_keep_a_password_administrator_in_the_admin(settings):
@@ -236,7 +235,7 @@ def test_a_session_ended_during_a_password_change_is_not_brought_back(administra
     # Whatever the browser holds now is anonymous: no session signs anyone in outside the index.
     for session in Session.objects.filter(session_key=key):
         assert "_auth_user_id" not in session.get_decoded()
-    assert not OIDCSession.objects.filter(user=alice).exists()
+    assert not Session.objects.signed_in().filter(user=alice).exists()
 
 
 def test_a_password_change_keeps_the_session_indexed_and_endable(authentik):
@@ -246,7 +245,7 @@ def test_a_password_change_keeps_the_session_indexed_and_endable(authentik):
     path, form = PASSWORD_FORMS["admin's set-password page"](alice)
     assert browser.post(path, form).status_code == 302
     key = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
-    row = OIDCSession.objects.get(session_key=key)
+    row = Session.objects.signed_in().get(session_key=key)
     assert row.issuer == authentik.issuer and row.sid == "sid-alice"
     # The provider's back-channel logout for that sid reaches the cycled session.
     response = Client().post(

@@ -4,11 +4,10 @@ import base64
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.sessions.models import Session
 from django.test import Client
 
 from accounts import profile
-from accounts.models import OIDCSession, Role, User
+from accounts.models import Role, Session, User
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +96,7 @@ def test_a_password_session_ends_when_password_sign_in_is_turned_off(settings):
     refused = api.get("/api/users/me")
     assert refused.status_code == 401 and "DISABLE_USERPASS_LOGIN" in refused.json()["detail"]
     assert whoami(browser) is None
-    assert not OIDCSession.objects.filter(user=mallory).exists()
+    assert not Session.objects.signed_in().filter(user=mallory).exists()
 
 
 def test_break_glass_and_provider_sessions_survive_password_sign_in_being_turned_off(settings, authentik):
@@ -129,7 +128,7 @@ def test_an_administrators_own_password_change_keeps_the_session_findable(authen
     assert response.status_code == 302
     new_key = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert new_key != old_key and whoami(browser) == "alice"
-    assert list(OIDCSession.objects.filter(user=alice).values_list("session_key", flat=True)) == [new_key]
+    assert list(Session.objects.signed_in().filter(user=alice).values_list("session_key", flat=True)) == [new_key]
     # Unlinking (or deactivation, or back-channel logout) now reaches the live session.
     alice.identities.get().delete()
     assert whoami(browser) is None

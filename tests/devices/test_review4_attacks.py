@@ -9,12 +9,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
 from accounts import tokens as password_tokens
-from accounts.models import OIDCSession, Role, SignInEvent, User
+from accounts.models import Role, Session, SignInEvent, User
 from devices import tokens
 from devices.models import ClientToken, Device, DeviceAuthorization
 from library.models import Platform, Rom
@@ -317,7 +316,7 @@ def test_a_bearer_request_carrying_an_ended_session_cookie_is_judged_by_its_toke
 def test_the_session_row_and_the_session_data_never_hold_the_refresh_token(client, rechecked):
     sign_in(client, rechecked, "bob")
     (live,) = rechecked.refresh_tokens
-    row = OIDCSession.objects.get()
+    row = Session.objects.signed_in().get()
     assert live not in row.refresh_token
     assert all(live not in s.session_data and live not in str(s.get_decoded()) for s in Session.objects.all())
 
