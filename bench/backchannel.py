@@ -1,20 +1,23 @@
 """Benchmark: back-channel logout with many live sessions (the sid/sub lookup must not scan).
 
 Run: .venv/bin/python bench/backchannel.py [--sessions 20000]
-Prints the time per logout-token request with N OIDC sessions in the table, and the query plan
-of the lookup (it must use the (issuer, sid) index).
+Prints the time per logout-token request with N provider sessions in the session table, and the
+query plan of the lookup (it must use the (issuer, sid) index).
 """
 
 import argparse
 import statistics
 import time
+from datetime import timedelta
 
 from harness import configure, prepare_database  # first: sets Django up
 
 import requests_mock  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from accounts.models import OIDCSession, User  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Session, User  # noqa: E402
 from tests.fakeidp import FakeProvider, logout_token  # noqa: E402
 
 
@@ -28,12 +31,14 @@ def main():
         fake = FakeProvider(mocker, "authentik")
         configure(fake)
         user = User.objects.create_user("load")
-        OIDCSession.objects.bulk_create(
-            OIDCSession(session_key=f"k{i:039d}", user=user, provider="authentik", issuer=fake.issuer,
-                        subject=f"sub-{i}", sid=f"sid-{i}")
+        expires = timezone.now() + timedelta(days=1)
+        Session.objects.bulk_create(
+            Session(session_key=f"k{i:039d}", session_data="", expire_date=expires, user=user,
+                    signin_method="oidc", provider="authentik", issuer=fake.issuer, subject=f"sub-{i}",
+                    sid=f"sid-{i}")
             for i in range(args.sessions)
         )
-        plan = OIDCSession.objects.filter(issuer=fake.issuer, sid="sid-5").explain()
+        plan = Session.objects.filter(issuer=fake.issuer, sid="sid-5").explain()
         client = Client()
         durations = []
         for i in range(args.requests):
@@ -45,7 +50,7 @@ def main():
         print(f"sessions in table: {args.sessions}  logout requests: {args.requests}  "
               f"median {statistics.median(durations) * 1000:.2f} ms  "
               f"p95 {sorted(durations)[int(args.requests * 0.95) - 1] * 1000:.2f} ms")
-        print(f"remaining sessions: {OIDCSession.objects.count()} (expected {args.sessions - args.requests})")
+        print(f"remaining sessions: {Session.objects.count()} (expected {args.sessions - args.requests})")
         print("lookup plan:", plan.replace("\n", " | "))
 
 

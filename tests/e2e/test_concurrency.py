@@ -52,10 +52,10 @@ def site_query(stack, code):
     return done.stdout.strip().splitlines()[-1]
 
 
-def finished_round_trip(stack, username):
+def finished_round_trip(stack, username, session=None, start="/api/login/openid"):
     """A browser session that went to the provider and signed in; returns (session, callback URL)."""
-    session = requests.Session()
-    response = session.get(f"{stack.url}/api/login/openid", allow_redirects=False, timeout=10)
+    session = session or requests.Session()
+    response = session.get(f"{stack.url}{start}", allow_redirects=False, timeout=10)
     for _ in range(10):
         location = response.headers.get("Location")
         if location is None:
@@ -129,3 +129,24 @@ def test_thirty_simultaneous_wrong_passwords_are_checked_five_times_at_most(fres
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(401) <= 5 and statuses.count(429) >= 25, statuses
     assert set(statuses) <= {401, 429}
+
+
+def test_fifty_cookieless_starts_at_once_write_no_session_row(fresh_stack):
+    count = "from accounts.models import Session; print(Session.objects.count())"
+    before = site_query(fresh_stack, count)
+    start = f"{fresh_stack.url}/api/login/openid"
+    results = at_once([lambda: requests.get(start, allow_redirects=False, timeout=60)] * 50)
+    statuses = [r.status_code if isinstance(r, requests.Response) else repr(r) for r in results]
+    assert statuses == [302] * 50, statuses
+    assert site_query(fresh_stack, count) == before
+    assert "Traceback" not in fresh_stack.site_log()
+
+
+def test_several_tabs_of_one_browser_each_finish_with_real_cookie_paths(fresh_stack):
+    browser = requests.Session()  # keeps cookies by path, as a browser does
+    callbacks = [finished_round_trip(fresh_stack, "carol", browser, f"/api/login/openid?next=/%3Ftab%3D{tab}")[1]
+                 for tab in range(3)]
+    for tab in (2, 0, 1):
+        response = browser.get(callbacks[tab], allow_redirects=False, timeout=30)
+        assert response.headers["Location"] == f"/?tab={tab}", response.headers.get("Location")
+    assert browser.get(f"{fresh_stack.url}/api/users/me", timeout=10).json()["username"] == "carol"
