@@ -1,7 +1,7 @@
 """An administrator deactivates an account while its password or break-glass sign-in runs.
 
 The deactivation commits after the credentials were checked and before the session exists
-(``accounts.sessions.session_started`` then refuses to stamp the account). The person is told
+(``accounts.signin.sign_in`` then refuses to stamp the account). The person is told
 the account is deactivated, stays signed out, and no session or index row is left behind; the
 crash this used to be was a 500. Runs on SQLite and on PostgreSQL.
 """

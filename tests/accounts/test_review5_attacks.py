@@ -132,7 +132,7 @@ def test_last_login_is_stamped_once_by_the_sign_in(idp, carol):
 
 # --- a refused or rolled-back sign-in leaves nobody signed in -------------------------------
 def fail_after_login(monkeypatch, exception):
-    """The sign-in's transaction fails after start_session signed the session in (in memory)."""
+    """The sign-in's transaction fails after Django's login signed the session in (in memory)."""
     record = history.record
 
     def failing(request, method, outcome, **kwargs):
