@@ -109,8 +109,11 @@ class OIDCBackend(BaseBackend):
 
     def get_user(self, user_id):
         """The session's account, unless it was deactivated since."""
-        user = self.UserModel._default_manager.filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        try:
+            user = self.UserModel._default_manager.get(pk=user_id)
+        except self.UserModel.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     @staticmethod
     def user_can_authenticate(user):

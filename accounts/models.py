@@ -201,10 +201,11 @@ class SessionManager(BaseSessionManager):
 class Session(AbstractBaseSession):
     """Django's session row, with what the session's data says about its sign-in as columns.
 
-    ``accounts.session_store`` writes the columns from the session data at every save, so a new
-    key (``cycle_key`` at sign-in or at a password change) carries them along. Ending sessions
-    (deactivation, unlinking, back-channel logout by ``sid`` or ``sub``) and the recheck query
-    them here. Password, API and break-glass sessions have the account and the method only.
+    ``accounts.session_store`` writes the columns from the session data (and the ID token from
+    the store) at every save, so a new key (``cycle_key`` at sign-in or at a password change)
+    carries them along. Ending sessions (deactivation, unlinking, back-channel logout by ``sid``
+    or ``sub``) and the recheck query them here. Password, API and break-glass sessions have the
+    account, the method and when and where they were opened; anonymous ones have none of it.
     """
 
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")

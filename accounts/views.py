@@ -125,7 +125,7 @@ def refuse(request, error, provider=None, next_url=None, redirect_to=None):
 
 @require_GET
 def oidc_start(request, name=None):
-    """``/api/login/openid``: remember state, nonce and PKCE verifier, then go to the provider."""
+    """``/api/login/openid``: begin a sign-in (``accounts.flows``) and send the browser to the provider."""
     provider = get_provider(name)
     if provider is None:
         messages.error(request, "Single sign-on is not configured on this site.")
