@@ -163,7 +163,7 @@ class OIDCBackend(BaseBackend):
     @staticmethod
     def find_identity(issuer, subject):
         """The identity ``(issuer, subject)`` with its account, or None."""
-        return Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        return next(iter(Identity.objects.select_related("user").filter(issuer=issuer, subject=subject)[:1]), None)
 
     def sign_into(self, identity, claims, role):
         """The identity's account, if active, with the role applied and the identity recorded."""

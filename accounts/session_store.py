@@ -12,8 +12,10 @@ fact outside the data: the store's ``id_token``, read with the row and written w
 from datetime import UTC, datetime
 
 from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import router, transaction
+from django.utils.crypto import get_random_string
 
 # The session data's key for the facts of its sign-in: {"method", "provider", "issuer", "subject",
 # "sid", "refresh_token" (sealed), "recheck_due", "recheck_failing_since", "recheck_failures",
@@ -82,21 +84,42 @@ class SessionStore(DatabaseSessionStore):
         return row
 
     def cycle_key(self):
-        """A new key for the same data (sign-in, password change), unless the session was ended
-        while this request ran (deactivation, unlinking, back-channel logout): a signed-in
-        session whose row is gone stays ended, rather than coming back under a new key."""
-        if self.session_key is not None and SESSION_KEY in self._session and not self.exists(self.session_key):
-            self.flush()
-        else:
-            super().cycle_key()
+        """A new key for the same data (sign-in, password change).
+
+        The old row goes now and the next save writes the data under a new key: one DELETE and
+        one INSERT, where Django's own writes a row, deletes the old one and updates the new one.
+        A signed-in session whose row was already gone had been ended while this request ran
+        (deactivation, unlinking, back-channel logout): it stays ended, not back under a new key.
+        """
+        data = self._session
+        if self.session_key is not None:
+            deleted, _ = self.model.objects.filter(session_key=self.session_key).delete()
+            if not deleted and SESSION_KEY in data:
+                self.flush()
+                return
+        self._session_key = None
+        self._session_cache = data
+        self.modified = True
 
     async def acycle_key(self):
         """See ``cycle_key``."""
         data = await self._aget_session()
-        if self.session_key is not None and SESSION_KEY in data and not await self.aexists(self.session_key):
-            await self.aflush()
-        else:
-            await super().acycle_key()
+        if self.session_key is not None:
+            deleted, _ = await self.model.objects.filter(session_key=self.session_key).adelete()
+            if not deleted and SESSION_KEY in data:
+                await self.aflush()
+                return
+        self._session_key = None
+        self._session_cache = data
+        self.modified = True
+
+    def _get_new_session_key(self):
+        # No query for whether the key is taken: the insert's unique key refuses a taken one, and
+        # create() then picks another.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    async def _aget_new_session_key(self):
+        return self._get_new_session_key()
 
     def save(self, must_create=False):
         if self.session_key is None:

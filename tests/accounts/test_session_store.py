@@ -165,6 +165,7 @@ def test_async_save_and_cycle_key_write_the_columns_too():
     assert columns(store.session_key) == (user.pk, "oidc", "authentik", "https://idp/", "s-1", "sid-1")
     old_key = store.session_key
     async_to_sync(store.acycle_key)()
+    async_to_sync(store.asave)()
     assert list(Session.objects.values_list("session_key", flat=True)) == [store.session_key] != [old_key]
     assert columns(store.session_key) == (user.pk, "oidc", "authentik", "https://idp/", "s-1", "sid-1")
     assert async_to_sync(SessionStore(store.session_key).aload)()[SIGNIN] == FACTS
