@@ -86,8 +86,8 @@ class SessionStore(DatabaseSessionStore):
     def cycle_key(self):
         """A new key for the same data (sign-in, password change).
 
-        The old row goes now and the next save writes the data under a new key: one DELETE and
-        one INSERT, where Django's own writes a row, deletes the old one and updates the new one.
+        The old row goes now and the next save inserts the data under a new key (Django's own
+        inserts the new row at once, then deletes the old one, and the next save updates it).
         A signed-in session whose row was already gone had been ended while this request ran
         (deactivation, unlinking, back-channel logout): it stays ended, not back under a new key.
         """
