@@ -7,7 +7,7 @@ from accounts.passwords import admin_login
 urlpatterns = [
     # The admin's own password form would bypass single sign-on and DISABLE_USERPASS_LOGIN.
     path("admin/login/", admin_login, name="admin_login_redirect"),
-    # ... and its logout would skip the provider logout and the session index.
+    # ... and its logout would skip the provider logout and the refresh token's revocation.
     path("admin/logout/", RedirectView.as_view(url="/logout"), name="admin_logout_redirect"),
     path("admin/", admin.site.urls),
     path("library/", include("library.urls")),

@@ -270,8 +270,8 @@ def returning_callback(client, fake, person):
 @pytest.mark.django_db(transaction=True)
 def test_login_hot_path_queries(client, authentik, django_assert_max_num_queries):
     callback = returning_callback(client, authentik, "carol")
-    # The session's read; then one transaction: the identity, the session's new row, the old
-    # row's removal, its index row, last_login and the history row. With BEGIN/COMMIT, 13.
+    # One transaction: the identity's read and update, last_login, the session's row and the
+    # history row, with BEGIN/COMMIT and the session write's savepoint: at most 13.
     with django_assert_max_num_queries(13):
         client.get(callback)
 
