@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import history, sealed
+from accounts import history, idtoken, provider_client, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
 from accounts.models import Identity, OIDCSession, SignInEvent
@@ -160,7 +160,7 @@ def _refresh(request, provider, row, now):
                        "or SECRET_KEY changed)", username, provider.name)
         return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
     try:
-        tokens = provider.refresh(token)
+        tokens = provider_client.refresh(provider, token)
     except SignInError as error:
         return _failed(request, provider, row, now, error)
     # At once: the rotated token is the only one the provider still honours.
@@ -183,7 +183,7 @@ def _refresh(request, provider, row, now):
 def _apply(request, provider, row, tokens):
     """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
     if tokens.get("id_token"):
-        payload = provider.validate_refreshed_id_token(tokens["id_token"], row.subject)
+        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], row.subject)
         if payload["iss"] != row.issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
@@ -245,7 +245,7 @@ def _ended(request, provider, row, reason, detail):
 def revoke_quietly(provider, token):
     """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
     try:
-        if provider.revoke(token):
+        if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
