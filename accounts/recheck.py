@@ -26,6 +26,7 @@ from accounts.errors import SignInError
 from accounts.models import Identity, OIDCSession, SignInEvent
 from accounts.provider import get_provider
 from accounts.roles import resolve_role
+from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -233,9 +234,7 @@ def _ended(request, provider, row, reason, detail):
     the role the provider just took away.
     """
     if reason == "recheck_no_role":
-        from devices.tokens import revoke_all  # devices builds on accounts, not the reverse
-
-        revoke_all(request.user)
+        access_withdrawn.send(sender=type(request.user), user=request.user, reason=reason)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=row.subject)
     return reason
