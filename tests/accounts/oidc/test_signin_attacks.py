@@ -8,10 +8,8 @@ token, nor the code, nor the client secret. A crash is never an acceptable refus
 client is told not to re-raise, so a 500 fails the assertion as a 500.
 """
 
-import base64
 import hashlib
 import hmac
-import json
 import logging
 import time
 from importlib import import_module
@@ -20,12 +18,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings as django_settings
 from django.test import Client
 
 from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
 from accounts.provider import JWKS_REFETCH_SECONDS
+from tests.accounts.oidc.forgery import b64, b64json, compact, forge, hmac_signer, key_signer, public_pem
 from tests.conftest import BASE_URL, configure, sign_in, start
 from tests.fakeidp import BACKCHANNEL_EVENT, FakeProvider, ec_key, public_jwk, rsa_key
 
@@ -35,43 +33,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
 
-ALGORITHMS = jwt.algorithms.get_default_algorithms()
 INVALID_TOKEN = "did not pass validation"
 ALREADY_USED = "already used"
-
-
-# --- the attacker's toolbox ---------------------------------------------------------------
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64json(value):
-    return b64(json.dumps(value).encode())
-
-
-def compact(header, claims, signer=None):
-    """A JWS in compact form, signed by ``signer(signing_input) -> bytes`` (unsigned without one)."""
-    signing_input = f"{b64json(header)}.{b64json(claims)}"
-    signature = signer(signing_input.encode()) if signer else b""
-    return f"{signing_input}.{b64(signature)}"
-
-
-def hmac_signer(secret):
-    return lambda message: hmac.new(secret, message, hashlib.sha256).digest()
-
-
-def key_signer(alg, private_key):
-    """Raw signature with ``alg`` under ``private_key``, whatever the header later claims."""
-    return lambda message: ALGORITHMS[alg].sign(message, private_key)
-
-
-def forge(alg, signer=None, **header_extra):
-    """A ``FakeProvider.sign`` replacement: the provider's claims under a header of our choosing."""
-    return lambda claims, header: compact({**header, "alg": alg, "typ": "JWT", **header_extra}, claims, signer)
-
-
-def public_pem(private_key):
-    return private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
 # --- what the victim and the operator see ---------------------------------------------------

@@ -94,7 +94,7 @@ def test_malformed_rmm_values_are_refused_without_a_500(frank):
         assert me(**bearer(value)).status_code == 401
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_token_without_the_scope_gets_403_naming_it_and_the_token(frank, caplog):
     raw = client_token(frank, scopes=["me.read", "roms.read"])
     assert Client().get("/scoped/roms.read", **bearer(raw)).json()["via"] == "client_token"
@@ -107,7 +107,7 @@ def test_token_without_the_scope_gets_403_naming_it_and_the_token(frank, caplog)
     assert "scope roms.write missing (token lacks it)" in caplog.text
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_demoting_the_owner_narrows_the_token_on_its_next_request(frank):
     raw = client_token(frank, scopes=ALL)
     assert Client().post("/scoped/roms.write", **bearer(raw)).status_code == 200
@@ -124,7 +124,7 @@ def test_demoting_the_owner_narrows_the_token_on_its_next_request(frank):
     assert Client().get("/scoped/users.read", **bearer(raw)).status_code == 200
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_scope_per_method_and_401_without_credentials(frank):
     raw = client_token(frank, scopes=["roms.read"])
     assert Client().get("/scoped-per-method", **bearer(raw)).status_code == 200
@@ -134,14 +134,14 @@ def test_scope_per_method_and_401_without_credentials(frank):
     assert Client().put("/scoped-per-method", **bearer(raw)).status_code == 405
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_session_gets_its_roles_scopes(client, authentik):
     sign_in(client, authentik, "carol")  # viewer
     assert client.get("/scoped/roms.read").json()["via"] == "session"
     assert client.get("/scoped/users.read").status_code == 403
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_session_unsafe_method_needs_csrf_but_a_token_does_not(authentik, frank):
     browser = Client(enforce_csrf_checks=True)
     sign_in(browser, authentik, "bob")  # editor
@@ -157,7 +157,7 @@ def test_session_unsafe_method_needs_csrf_but_a_token_does_not(authentik, frank)
     )
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_legacy_bearer_and_basic_carry_the_role(frank):
     raw = (
         Client()
