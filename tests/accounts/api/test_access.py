@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import tokens as password_tokens
 from accounts.access import SCOPES, scopes_for_role
 from accounts.models import Role, User
 from devices import tokens
 from devices.models import ClientToken, Device
 from tests.conftest import sign_in
+from tests.devices.helpers import make_token
 
 PASSWORD = "correct-horse-battery-staple"
 pytestmark = pytest.mark.django_db
@@ -214,3 +216,22 @@ def test_password_off_ends_the_password_session_but_a_client_token_still_works(f
     response = me(browser)
     assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" not in response.json()["detail"]
     assert browser.get("/profile").status_code == 302  # the password session is gone
+
+
+# --- legacy credentials once password sign-in is turned off ---------------------------------------
+def test_basic_is_refused_when_passwords_are_off(settings, frank):
+    settings.DISABLE_USERPASS_LOGIN = True
+    header = "Basic " + base64.b64encode(b"frank:correct-horse-battery-staple").decode()
+    response = Client().get("/api/roms", HTTP_AUTHORIZATION=header)
+    assert response.status_code in (401, 403) and response.json()["detail"]
+
+
+def test_a_legacy_bearer_from_before_passwords_were_turned_off_stops(settings, frank):
+    raw, _ = password_tokens.issue(frank)
+    assert Client().get("/api/users/me", **bearer(raw)).status_code == 200
+    settings.DISABLE_USERPASS_LOGIN = True
+    response = Client().get("/api/users/me", **bearer(raw))
+    assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" in response.json()["detail"]
+    # ... while a client token of the same person keeps working (it is not a password).
+    client_raw, _ = make_token(frank, ["me.read"])
+    assert Client().get("/api/users/me", **bearer(client_raw)).status_code == 200
