@@ -64,7 +64,7 @@ def test_a_deactivated_admin_does_not_reopen_the_wizard(client):
 
 def test_any_account_closes_the_wizard_for_good(client):
     # With role mapping off, provider sign-ins make viewers only; /setup must not stay open to
-    # anyone who finds it (SPEC section 3).
+    # anyone who finds it.
     carol = User.objects.create_user("carol", role=Role.VIEWER)
     assert client.get("/setup").status_code == 404
     assert client.post("/setup", FORM).status_code == 404
