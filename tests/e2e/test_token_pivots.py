@@ -149,11 +149,14 @@ def password_off(site):
                                stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while True:
         try:
             requests.get(url + "/healthz", timeout=2)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still booting its workers
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.terminate()
+                raise RuntimeError("the site with DISABLE_USERPASS_LOGIN did not start") from None
             time.sleep(0.2)
     yield url
     process.terminate()
