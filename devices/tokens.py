@@ -213,7 +213,8 @@ def live(user):
     if settings.DISABLE_USERPASS_LOGIN:
         tokens = tokens.filter(password_fingerprint="")
     else:
-        tokens = tokens.filter(Q(password_fingerprint="") | Q(password_fingerprint=password_fingerprint(user)))
+        current = password_fingerprint(user)
+        tokens = tokens.filter(Q(password_fingerprint="") | Q(password_fingerprint=current))
     minted = tokens.filter(Q(minted_by__isnull=False) | Q(minted_by_api_token__isnull=False))
     cut_off = [token.pk for token in minted if minter_stopped(token, now)]
     return tokens.exclude(pk__in=cut_off) if cut_off else tokens

@@ -45,7 +45,9 @@ def listed(client, **headers):
 
 
 def device_token(user, scopes=WRITER, identifier="deck-1"):
-    device = Device.objects.create(user=user, client_device_identifier=identifier, name="Deck", client="argosy")
+    device = Device.objects.create(
+        user=user, client_device_identifier=identifier, name="Deck", client="argosy"
+    )
     raw, token = tokens.create(user, "Deck (argosy)", scopes, None, device)
     return raw, token, device
 
@@ -101,9 +103,14 @@ def test_a_device_token_still_manages_itself(frank):
     new = again.json()["raw_token"]
     code = post_json(Client(), f"/api/client-tokens/{token.pk}/pair", {}, **bearer(new))
     assert code.status_code == 200
-    exchanged = post_json(Client(REMOTE_ADDR="10.3.3.3"), "/api/client-tokens/exchange", {"code": code.json()["code"]})
+    exchanged = post_json(
+        Client(REMOTE_ADDR="10.3.3.3"), "/api/client-tokens/exchange", {"code": code.json()["code"]}
+    )
     assert exchanged.status_code == 200
-    assert Client().delete(f"/api/client-tokens/{token.pk}", **bearer(exchanged.json()["raw_token"])).status_code == 200
+    assert (
+        Client().delete(f"/api/client-tokens/{token.pk}", **bearer(exchanged.json()["raw_token"])).status_code
+        == 200
+    )
 
 
 def test_what_a_device_obtained_for_itself_dies_with_the_device(frank):
@@ -121,7 +128,10 @@ def test_a_device_token_cannot_mint_or_reach_a_sibling_then_outlive_the_device(f
     device_raw, _, device = device_token(frank)
     _, sibling = tokens.create(frank, "script", WRITER, None)
     assert mint(bearer(device_raw)).status_code == 403
-    assert put_json(Client(), f"/api/client-tokens/{sibling.pk}/regenerate", **bearer(device_raw)).status_code == 403
+    assert (
+        put_json(Client(), f"/api/client-tokens/{sibling.pk}/regenerate", **bearer(device_raw)).status_code
+        == 403
+    )
     signed_in(frank).post(f"/profile/devices/{device.pk}/remove")
     assert me(device_raw).status_code == 401
 
@@ -145,7 +155,9 @@ def test_a_token_minted_over_basic_works_until_the_password_changes(frank, caplo
     caplog.set_level(logging.WARNING, logger="accounts")
     response = me(raw)
     assert response.status_code == 401 and response.json() == {"detail": TOKEN_INVALID}
-    assert refusals(caplog, "API client token refused", "accounts") == ["API client token refused: password_changed"]
+    assert refusals(caplog, "API client token refused", "accounts") == [
+        "API client token refused: password_changed"
+    ]
     assert post_json(Client(), "/api/roms", {"name": "x"}, **bearer(raw)).status_code == 401
 
 
@@ -154,15 +166,19 @@ def test_a_token_minted_over_basic_stops_with_disable_userpass_login(frank, sett
     settings.DISABLE_USERPASS_LOGIN = True
     caplog.set_level(logging.WARNING, logger="accounts")
     assert me(raw).status_code == 401
-    assert refusals(caplog, "API client token refused", "accounts") == ["API client token refused: password_disabled"]
+    assert refusals(caplog, "API client token refused", "accounts") == [
+        "API client token refused: password_disabled"
+    ]
     settings.DISABLE_USERPASS_LOGIN = False
     assert me(raw).status_code == 200  # switched back on, with the same password
 
 
 def test_a_token_minted_by_a_password_grant_bearer_stops_with_the_password(frank):
-    bearer_raw = Client().post(
-        "/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD}
-    ).json()["access_token"]
+    bearer_raw = (
+        Client()
+        .post("/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD})
+        .json()["access_token"]
+    )
     made = mint(bearer(bearer_raw))
     assert made.status_code == 201
     raw = made.json()["raw_token"]
@@ -215,7 +231,9 @@ def test_a_device_approved_in_a_password_session_stops_with_the_password(frank):
 
     started = post_json(Client(REMOTE_ADDR="10.4.4.4"), "/api/auth/device/init", DEVICE).json()
     password_session(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
-    raw = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()["access_token"]
+    raw = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()[
+        "access_token"
+    ]
     assert me(raw).status_code == 200
     frank.set_password("another-password-entirely")
     frank.save()
@@ -239,7 +257,11 @@ def test_a_password_cannot_hand_out_a_token_that_outlives_it(frank, how, caplog)
     untied_raw, untied = tokens.create(frank, "made on the profile", WRITER, None)
     caplog.set_level(logging.WARNING, logger="devices")
     path = f"/api/client-tokens/{untied.pk}/" + how
-    response = put_json(Client(), path, **basic()) if how == "regenerate" else post_json(Client(), path, {}, **basic())
+    response = (
+        put_json(Client(), path, **basic())
+        if how == "regenerate"
+        else post_json(Client(), path, {}, **basic())
+    )
     assert response.status_code == 403
     assert "does not stop when your password changes" in response.json()["detail"]
     assert "raw_token" not in response.json() and not PairingCode.objects.exists()
@@ -293,9 +315,11 @@ def test_a_child_never_outlives_its_minters_expiry(frank):
 
 
 def test_a_bearer_mints_children_no_longer_than_the_bearer(frank):
-    bearer_raw = Client().post(
-        "/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD}
-    ).json()["access_token"]
+    bearer_raw = (
+        Client()
+        .post("/api/token", {"grant_type": "password", "username": "frank", "password": PASSWORD})
+        .json()["access_token"]
+    )
     child = mint(bearer(bearer_raw)).json()
     assert same_instant(child["expires_at"], ApiToken.objects.get().expires_at)
     assert Client().post("/api/logout", **bearer(bearer_raw)).status_code == 200
@@ -313,7 +337,10 @@ def test_revoking_a_token_stops_every_token_it_minted(frank, caplog):
     caplog.set_level(logging.WARNING, logger="accounts")
     assert me(child["raw_token"]).status_code == 401
     assert me(grandchild["raw_token"]).status_code == 401
-    assert refusals(caplog, "API client token refused", "accounts") == ["API client token refused: minter_stopped"] * 2
+    assert (
+        refusals(caplog, "API client token refused", "accounts")
+        == ["API client token refused: minter_stopped"] * 2
+    )
     assert listed(browser) == {}
 
 
