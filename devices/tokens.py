@@ -22,7 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts import history
+from accounts import apiauth, history
+from accounts.access import Access, scopes_for_role
 from accounts.models import ApiToken, SignInEvent
 from accounts.tokens import password_fingerprint
 from devices.models import ClientToken, Device
@@ -34,6 +35,10 @@ SHAPE = re.compile(r"rmm_[0-9a-f]{64}")
 # How often last_used_at (token) and last_seen_at (device) are written for a token in use.
 TOUCH_EVERY = timedelta(minutes=5)
 MAX_PER_PERSON = 25
+TOKEN_INVALID = (
+    "The app token is unknown, expired or revoked. Create a new one on your profile page (/profile), "
+    "or pair the app again."
+)
 EXPIRY_CHOICES = {
     "30d": timedelta(days=30),
     "90d": timedelta(days=90),
@@ -225,7 +230,26 @@ def revoke_all(user):
     return ClientToken.objects.filter(user=user, revoked=False).update(revoked=True)
 
 
-def owner_saved(sender, instance, **kwargs):
-    """An account saved as inactive keeps no client token, even once reactivated."""
-    if not instance.is_active:
-        revoke_all(instance)
+def access_withdrawn(sender, user, reason, **kwargs):
+    """The owner's access was taken away (deactivated, or no longer granted at the provider):
+    every app and device token of theirs stops, even once access comes back."""
+    count = revoke_all(user)
+    if count:
+        logger.info("%d client token(s) of %r revoked: %s", count, user.username, reason)
+
+
+def resolve_bearer(request, scheme, credentials):
+    """API credential resolver (``settings.API_CREDENTIAL_RESOLVERS``): an app's or device's token.
+
+    Acts with the token's scopes AND its owner's current role; None for anything not shaped like
+    a client token, so the next resolver may try it.
+    """
+    if scheme != "bearer" or not looks_like_client_token(credentials):
+        return None
+    token, why = find(credentials)
+    if token is None:
+        logger.warning("API client token refused: %s", why)
+        return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
+    credential = "device_token" if token.device_id else "client_token"
+    return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)

@@ -409,7 +409,7 @@ def test_admin_editing_a_self_typed_email_account_does_not_make_that_email_trust
 
 
 def test_email_typed_into_the_setup_wizard_is_not_trusted_for_provider_linking(authentik):
-    # README: "an OpenID sign-in never joins an account by an email its owner typed in". The wizard's
+    # docs/accounts.md: "an OpenID sign-in never joins an account by an email its owner typed in". The wizard's
     # address is typed in too; a provider user who can present it (a placeholder address, or a
     # provider that lets people edit their own email) would otherwise land in the administrator's account.
     operator = Client()

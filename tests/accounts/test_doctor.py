@@ -8,6 +8,7 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from accounts import discovery
 from accounts.provider import get_provider
 from tests.conftest import BASE_URL, configure
 from tests.fakeidp import FakeProvider
@@ -84,7 +85,7 @@ def test_issuer_on_another_host_explains_the_host_header(authentik):
 
 def test_doctor_reads_live_state_not_the_cache(authentik):
     provider = get_provider()
-    provider.metadata(), provider.jwks()  # cached by an earlier sign-in
+    provider.metadata(), discovery.jwks(provider)  # cached by an earlier sign-in
     authentik.metadata["issuer"] = "https://auth.example.com/application/o/other/"
     status, found = findings()
     assert status == 1 and "issuer_mismatch" in found

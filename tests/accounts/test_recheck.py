@@ -21,7 +21,7 @@ from romm_site.envvars import EnvReader, read_providers
 from tests.conftest import BASE_URL, configure, messages_of, sign_in, start
 
 INTERVAL = 60
-ENDED = "Your sign-in at the identity provider has ended"
+ENDED = "The identity provider no longer confirms your sign-in"
 
 
 @pytest.fixture
@@ -172,6 +172,16 @@ def test_api_call_after_a_refused_refresh_is_a_json_401_with_the_sentence(client
     with later(INTERVAL + 1):
         response = client.get("/api/users/me")
     assert response.status_code == 401 and ENDED in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_refused_refresh_does_not_say_the_person_signed_out_at_the_provider(client, rechecked):
+    """Signing out at Authentik leaves its refresh tokens valid: a refused refresh never means that."""
+    sign_in(client, rechecked, "carol")
+    rechecked.deactivate("carol")
+    with later(INTERVAL + 1):
+        message = ends_on_login(client)
+    assert ENDED in message and "signed out" not in message and "deactivated or removed" in message
 
 
 @pytest.mark.django_db

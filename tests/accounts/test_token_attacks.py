@@ -25,7 +25,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
-from accounts.provider import JWKS_REFETCH_SECONDS
+from accounts.discovery import JWKS_REFETCH_SECONDS
 from tests.conftest import BASE_URL, configure, sign_in, start
 from tests.fakeidp import BACKCHANNEL_EVENT, FakeProvider, ec_key, public_jwk, rsa_key
 

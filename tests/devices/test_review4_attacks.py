@@ -300,7 +300,7 @@ def test_an_api_request_with_only_the_session_cookie_is_rechecked(client, rechec
     rechecked.deactivate("bob")
     with later(RECHECK + 1):
         response = client.get("/api/roms")
-    assert response.status_code == 401 and "identity provider has ended" in response.json()["detail"]
+    assert response.status_code == 401 and "identity provider no longer confirms your sign-in" in response.json()["detail"]
     assert len(rechecked.refreshes()) == 1
 
 

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.access import TOKEN_INVALID
+from devices.tokens import TOKEN_INVALID
 from accounts.models import ApiToken
 from devices import tokens
 from devices.models import ClientToken, Device, PairingCode
@@ -152,23 +152,19 @@ def test_a_token_minted_over_basic_works_until_the_password_changes(frank, caplo
     assert listed(Client(), **bearer(raw))[made.json()["id"]]["tied_to_password"] is True
     frank.set_password("a-new-password-after-the-theft")
     frank.save()
-    caplog.set_level(logging.WARNING, logger="accounts")
+    caplog.set_level(logging.WARNING, logger="devices")
     response = me(raw)
     assert response.status_code == 401 and response.json() == {"detail": TOKEN_INVALID}
-    assert refusals(caplog, "API client token refused", "accounts") == [
-        "API client token refused: password_changed"
-    ]
+    assert refusals(caplog, "API client token refused") == ["API client token refused: password_changed"]
     assert post_json(Client(), "/api/roms", {"name": "x"}, **bearer(raw)).status_code == 401
 
 
 def test_a_token_minted_over_basic_stops_with_disable_userpass_login(frank, settings, caplog):
     raw = mint(basic()).json()["raw_token"]
     settings.DISABLE_USERPASS_LOGIN = True
-    caplog.set_level(logging.WARNING, logger="accounts")
+    caplog.set_level(logging.WARNING, logger="devices")
     assert me(raw).status_code == 401
-    assert refusals(caplog, "API client token refused", "accounts") == [
-        "API client token refused: password_disabled"
-    ]
+    assert refusals(caplog, "API client token refused") == ["API client token refused: password_disabled"]
     settings.DISABLE_USERPASS_LOGIN = False
     assert me(raw).status_code == 200  # switched back on, with the same password
 
@@ -334,13 +330,10 @@ def test_revoking_a_token_stops_every_token_it_minted(frank, caplog):
     assert listed(browser)[grandchild["id"]]["minted_by"] == child["id"]
     assert me(grandchild["raw_token"]).status_code == 200
     assert browser.delete(f"/api/client-tokens/{parent['id']}").status_code == 200
-    caplog.set_level(logging.WARNING, logger="accounts")
+    caplog.set_level(logging.WARNING, logger="devices")
     assert me(child["raw_token"]).status_code == 401
     assert me(grandchild["raw_token"]).status_code == 401
-    assert (
-        refusals(caplog, "API client token refused", "accounts")
-        == ["API client token refused: minter_stopped"] * 2
-    )
+    assert refusals(caplog, "API client token refused") == ["API client token refused: minter_stopped"] * 2
     assert listed(browser) == {}
 
 
