@@ -22,6 +22,7 @@ from devices import tokens
 from devices.models import ClientToken, Device, PairingCode
 from tests.devices.conftest import PASSWORD
 from tests.devices.helpers import bearer, post_json, put_json, signed_in
+from tests.devices.test_device_flow import DEVICE
 
 pytestmark = pytest.mark.django_db
 WRITER = ["me.read", "me.write", "roms.read", "roms.write"]
@@ -223,8 +224,6 @@ def test_a_provider_session_ties_nothing_to_the_password(frank, settings):
 
 
 def test_a_device_approved_in_a_password_session_stops_with_the_password(frank):
-    from tests.devices.test_device_flow import DEVICE
-
     started = post_json(Client(REMOTE_ADDR="10.4.4.4"), "/api/auth/device/init", DEVICE).json()
     password_session(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
     raw = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()[
