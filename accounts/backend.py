@@ -53,21 +53,27 @@ class OIDCBackend(OIDCAuthenticationBackend):
         if provider is None or not code:
             return None
         self.request, self.provider, self.finish = request, provider, finish
-        tokens = provider_client.exchange_code(provider, code, code_verifier)
-        payload = idtoken.validate_id_token(provider, tokens["id_token"], nonce)
-        self.login = {
-            "provider": provider.name,
-            "issuer": payload["iss"],
-            "sub": payload["sub"],
-            "sid": payload.get("sid"),
-            "id_token": tokens["id_token"],
-            # Kept (encrypted) only when the session recheck is on: accounts.recheck.
-            "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
-        }
-        if link_to is not None:
-            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
-        else:
-            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        tokens, provider_ms = provider_client.exchange_code(provider, code, code_verifier)
+        try:
+            payload = idtoken.validate_id_token(provider, tokens["id_token"], nonce)
+            self.login = {
+                "provider": provider.name,
+                "issuer": payload["iss"],
+                "sub": payload["sub"],
+                "sid": payload.get("sid"),
+                "id_token": tokens["id_token"],
+                # Kept (encrypted) only when the session recheck is on: accounts.recheck.
+                "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
+                # For the sign-in history (the sign-in health report's provider response times).
+                "provider_ms": provider_ms,
+            }
+            if link_to is not None:
+                user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
+            else:
+                user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        except SignInError as error:
+            error.provider_ms = provider_ms
+            raise
         user.oidc_login = self.login
         return user
 

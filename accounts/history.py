@@ -28,8 +28,12 @@ def _text(value, limit):
     return (value or "").replace("\x00", "")[:limit]
 
 
-def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject=""):
-    """Write one history row (nothing listens for it: ``romm_site.rows`` writes it)."""
+def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject="",
+           provider_ms=None):
+    """Write one history row (nothing listens for it: ``romm_site.rows`` writes it).
+
+    ``provider_ms``: how long the provider took to answer the sign-in's token request.
+    """
     rows.insert(SignInEvent, {
         "user": user.pk if user is not None and user.pk else None,
         "username": _text(username or (user.username if user is not None else ""), 150),
@@ -41,4 +45,5 @@ def record(request, method, outcome, *, user=None, username="", reason="", detai
         "subject": _text(subject, 255),
         "ip_address": client_address(request) if request is not None else None,
         "user_agent": _text(request.META.get("HTTP_USER_AGENT", "") if request is not None else "", 300),
+        "provider_ms": provider_ms,
     })
