@@ -7,9 +7,15 @@ class DevicesConfig(AppConfig):
 
     def ready(self):
         from accounts import profile
+        from accounts.audit import reasons
         from accounts.signals import access_withdrawn
         from devices import tokens
         from devices.profile import apps_context
 
         access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
         profile.add_section("devices/_profile_apps.html", apps_context)
+        reasons.describe(
+            "device_denied",
+            "The device was denied: it gets no access.",
+            "Nothing: the person chose Deny on /pair/device for a device sign-in they did not start or want.",
+        )
