@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts import apiauth, recheck
+from accounts import apiauth, app_recheck, recheck
 from accounts import tokens as password_tokens
 from accounts.models import Role, SignInEvent
 from accounts.passwords import PasswordRefused, sign_in_with_password
@@ -155,7 +155,7 @@ def decide(request):
     scheme, credentials = apiauth.authorization(request)
     if scheme == "bearer":
         if client_tokens.looks_like_client_token(credentials):
-            return _client_token(credentials)
+            return _client_token(request, credentials)
         return _legacy_bearer(credentials)
     if scheme == "basic":
         return _basic(request, credentials)
@@ -172,11 +172,15 @@ def decide(request):
     return Access(user=user, credential="session", scopes=scopes_for_role(user.role))
 
 
-def _client_token(raw):
+def _client_token(request, raw):
     token, why = client_tokens.find(raw)
     if token is None:
         logger.warning("API client token refused: %s", why)
         return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    # With the recheck on, the owner's role is confirmed at the provider once per interval.
+    refused = app_recheck.confirm(request, token, token.owner_recheck_due)
+    if refused is not None:
+        return app_recheck.refusal(refused)
     scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
     credential = "device_token" if token.device_id else "client_token"
     return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)

@@ -9,8 +9,11 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from accounts import checks  # noqa: F401  (registers the system checks)
-        from accounts import sessions
+        from accounts import (
+            app_recheck,
+            checks,  # noqa: F401  (registers the system checks)
+            sessions,
+        )
 
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
         pre_delete.connect(sessions.user_deleting, sender=self.get_model("User"), dispatch_uid="accounts.end_deleted")
@@ -20,4 +23,7 @@ class AccountsConfig(AppConfig):
         user_logged_out.connect(sessions.session_ended, dispatch_uid="accounts.unindex_session")
         post_delete.connect(
             sessions.identity_deleted, sender=self.get_model("Identity"), dispatch_uid="accounts.end_unlinked"
+        )
+        post_delete.connect(
+            app_recheck.identity_unlinked, sender=self.get_model("Identity"), dispatch_uid="accounts.revoke_unlinked"
         )

@@ -1,7 +1,8 @@
 """Client API tokens as data: ``rmm_`` + 64 hex, stored only as SHA-256, found by that hash.
 
-``find`` is on every token-authenticated request: one query (token, owner and device
-together) and a write only when ``last_used_at`` / ``last_seen_at`` is five minutes old.
+``find`` is on every token-authenticated request: one query (token, owner, device and when the
+owner's provider recheck falls due, together) and a write only when ``last_used_at`` /
+``last_seen_at`` is five minutes old.
 """
 
 import hashlib
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import history
+from accounts import history, refresh_chain
 from accounts.models import SignInEvent
 from devices.models import ClientToken, Device
 
@@ -103,7 +104,12 @@ def find(raw):
     """
     if not looks_like_client_token(raw):
         return None, "unknown"
-    token = ClientToken.objects.select_related("user", "device").filter(token_hash=digest(raw)).first()
+    token = (
+        ClientToken.objects.select_related("user", "device")
+        .annotate(owner_recheck_due=refresh_chain.owner_due())  # accounts.app_recheck
+        .filter(token_hash=digest(raw))
+        .first()
+    )
     if token is None:
         return None, "unknown"
     now = timezone.now()
