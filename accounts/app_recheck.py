@@ -21,6 +21,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import apiauth, history, recheck, refresh_chain, sealed
@@ -65,7 +66,8 @@ def confirm(request, token, due):
     if due is None or due > now:
         return None
     user = token.user
-    for identity in Identity.objects.filter(user=user, recheck_due_at__lte=now).exclude(refresh_token=""):
+    looked = Q(recheck_due_at__lte=now) | Q(recheck_failing_since__isnull=False)
+    for identity in Identity.objects.filter(looked, user=user).exclude(refresh_token=""):
         reason = _confirm(request, token, user, identity, now)
         if reason is not None:
             logger.warning("app token %s of %r refused: %s", token.pk, user.username, reason)
@@ -92,16 +94,16 @@ def _confirm(request, token, user, identity, now):
         provider.metadata()
     except SignInError:
         pass  # the refresh below meets it again and counts it as a failure
-    if refresh_chain.claim(identity, now):
+    if identity.recheck_due_at <= now and refresh_chain.claim(identity, now):
         return _refresh(request, provider, user, identity, now)
     return _after_another(token, user, identity, provider)
 
 
 def _after_another(token, user, identity, provider):
-    """Another request holds the identity: wait for its refresh, or judge the back-off it left."""
+    """Not this request's turn: wait for a refresh under way, or judge the failures seen so far."""
     identity.refresh_from_db()
     deadline = time.monotonic() + min(WAIT_SECONDS, settings.OIDC_TIMEOUT)
-    while identity.recheck_failing_since is None and _busy(identity) and time.monotonic() < deadline:
+    while _busy(identity) and time.monotonic() < deadline:
         time.sleep(0.05)
         identity.refresh_from_db()
     user.refresh_from_db(fields=["role", "is_active"])
@@ -161,12 +163,13 @@ def _failed(request, provider, user, identity, now, error):
         revoke_app_tokens(request, user, reason, f"{error.reason}: {error.detail}", identity)
         return reason
     # Unreachable, or an answer this site cannot use (a configuration error, a token that does not
-    # validate): the person is not known to be removed, so nothing is revoked.
+    # validate): the person is not known to be removed, so nothing is revoked. Retries back off:
+    # the wait doubles with the time failing so far, from 5 s up to the interval.
     first = identity.recheck_failing_since or now
     delay = min(provider.session_recheck_seconds, max(BACKOFF_FIRST_SECONDS, (now - first).total_seconds()))
     identity.recheck_failing_since = first
     Identity.objects.filter(pk=identity.pk).update(
-        recheck_failing_since=first, recheck_busy_until=now + timedelta(seconds=delay)
+        recheck_due_at=now + timedelta(seconds=delay), recheck_failing_since=first, recheck_busy_until=None
     )
     level = logging.ERROR if error.reason == "client_rejected" else logging.WARNING
     logger.log(level, "app recheck of %r at %s failed (%s): %s; retry in %ds, app tokens refused from %s",

@@ -141,7 +141,7 @@ class Identity(models.Model):
     refresh_token_handover_for = models.CharField(max_length=64, blank=True, editable=False)
     recheck_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     recheck_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
-    # A refresh in progress, or after a failure the back-off: no call to the provider before this.
+    # A refresh in progress: no other may spend the token before this.
     recheck_busy_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:

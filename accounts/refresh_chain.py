@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from accounts import sealed
@@ -52,9 +53,12 @@ def busy_until(now):
 
 
 def owner_due():
-    """For a query on a model with a ``user``: when the owner's earliest identity check falls due."""
-    due = Identity.objects.filter(user=OuterRef("user"), recheck_due_at__isnull=False).order_by("recheck_due_at")
-    return Subquery(due.values("recheck_due_at")[:1])
+    """For a query on a model with a ``user``: when a use of the owner's app tokens must first look
+    at their identities (the earliest check due; at once while a provider is failing to answer)."""
+    identities = Identity.objects.filter(user=OuterRef("user"), recheck_due_at__isnull=False)
+    # Least() of a NULL is NULL on SQLite: a failure-free identity compares its due time with itself.
+    look = Least("recheck_due_at", Coalesce("recheck_failing_since", "recheck_due_at"))
+    return Subquery(identities.annotate(look=look).order_by("look").values("look")[:1])
 
 
 # --- at sign-in ---------------------------------------------------------------------------------
@@ -85,7 +89,7 @@ def adopted(identity, provider, refresh_token, shared, now):
 
 # --- claiming the identity for a refresh ------------------------------------------------------
 def claim(identity, now, due_only=True):
-    """Take the identity for one refresh; False when another request has it (or a back-off runs)."""
+    """Take the identity for one refresh; False when another request has it (or, ``due_only``, it is not due)."""
     free = Q(recheck_busy_until__isnull=True) | Q(recheck_busy_until__lte=now)
     rows = Identity.objects.filter(free, pk=identity.pk).exclude(refresh_token="")
     if due_only:

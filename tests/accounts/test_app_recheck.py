@@ -186,6 +186,21 @@ def test_an_unreachable_provider_keeps_the_tokens_for_the_grace_period_then_refu
     assert live_tokens("bob") == 2
 
 
+def test_the_apps_retrying_an_unreachable_provider_do_not_stop_the_session_counting_its_own_grace(rechecked, settings):
+    configure(settings, rechecked, OIDC_SESSION_RECHECK_SECONDS=str(INTERVAL), OIDC_SESSION_RECHECK_GRACE_SECONDS="120")
+    browser, raw, _ = app_person(rechecked, "bob", logout=False)
+    rechecked.refresh_error = (503, {})
+    with later(INTERVAL + 1) as traveller:
+        assert me(raw).status_code == 200 and len(rechecked.refreshes()) == 1  # the apps back off now
+        assert browser.get("/api/users/me").status_code == 200
+        assert len(rechecked.refreshes()) == 2  # the session asks on its own schedule
+        traveller.shift(125)
+        response = browser.get("/api/users/me")
+        assert response.status_code == 401 and "OIDC_SESSION_RECHECK_GRACE_SECONDS" in response.json()["detail"]
+        assert me(raw).status_code == 503
+    assert live_tokens("bob") == 2
+
+
 def test_a_request_finding_another_refreshing_waits_for_it_then_goes_on(rechecked, settings):
     _, raw, _ = app_person(rechecked, "bob")
     settings.OIDC_TIMEOUT = 1
