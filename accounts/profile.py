@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import history, tokens
 from accounts.models import SignInEvent, email_key
 from accounts.provider import providers
+from devices import tokens as app_tokens
 from devices.profile import apps_context
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def unlink_identity(request, pk):
         messages.error(request, LAST_WAY_IN)
         logger.warning("profile: unlink refused for %r: last way in (%s)", request.user.username, identity)
         return HttpResponseRedirect("/profile")
-    identity.delete()
+    had_app_tokens = app_tokens.live(request.user).exists()
+    identity.delete()  # revokes the app tokens too (accounts.app_recheck.identity_unlinked)
     history.record(
         request,
         SignInEvent.Method.OIDC,
@@ -116,7 +118,8 @@ def unlink_identity(request, pk):
         subject=identity.subject,
     )
     logger.info("profile: account %r unlinked %s", request.user.username, identity)
-    messages.success(request, f"Your {identity.provider} sign-in is unlinked from this account.")
+    revoked = " Your app and device tokens were revoked with it: pair your apps again." if had_app_tokens else ""
+    messages.success(request, f"Your {identity.provider} sign-in is unlinked from this account.{revoked}")
     return HttpResponseRedirect("/profile")
 
 

@@ -283,6 +283,17 @@ def test_an_unlinked_identity_takes_the_app_tokens_with_it(rechecked):
     assert SignInEvent.objects.filter(method=SignInEvent.Method.APP_TOKEN, reason="identity_unlinked").exists()
 
 
+def test_unlinking_from_the_profile_says_the_app_tokens_went_with_it(rechecked):
+    browser, raw, _ = app_person(rechecked, "bob", logout=False)
+    bob = User.objects.get(username="bob")
+    bob.set_password("a-long-password-1")
+    bob.save()
+    browser.force_login(bob, backend="accounts.backend.PasswordBackend")  # a password change ended the session
+    response = browser.post(f"/profile/identities/{Identity.objects.get().pk}/unlink", follow=True)
+    assert "Your app and device tokens were revoked with it" in response.content.decode()
+    assert me(raw).status_code == 401
+
+
 def test_deleting_an_account_with_identities_and_tokens_works(rechecked):
     app_person(rechecked, "bob")
     User.objects.get(username="bob").delete()
