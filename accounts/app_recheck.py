@@ -11,9 +11,11 @@ names the person (``sub``) rather than one session (``sid``). An unreachable pro
 with back-off; past ``OIDC_SESSION_RECHECK_GRACE_SECONDS`` the tokens are refused, not revoked,
 until it answers.
 
-Password credentials (a password session, HTTP Basic, /api/token bearers) are this site's own:
-the provider's verdict does not revoke them, but they act with the account's current role, which
-every check here updates.
+Revoking is ``accounts.signals.access_withdrawn`` (``devices`` revokes its app and device
+tokens, ``accounts`` its /api/token bearers); the password itself is this site's own credential
+and stays, acting with the account's current role, which every check here updates. ``devices``
+calls ``confirm`` from its token resolver and tells this module, through ``add_token_holder``,
+whether a person still has tokens the refresh token is kept for.
 """
 
 import logging
@@ -24,11 +26,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import apiauth, history, recheck, refresh_chain, sealed
+from accounts import apiauth, history, provider_client, recheck, refresh_chain, sealed
 from accounts.errors import SignInError
 from accounts.models import Identity, SignInEvent, User
 from accounts.provider import get_provider
-from devices import tokens as client_tokens
+from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,16 @@ REFUSALS = {
         "Your token is not revoked: try again later."
     ),
 }
+
+
+# Functions ``user -> bool``: whether the person holds live tokens an app issued (``add_token_holder``).
+TOKEN_HOLDERS = []
+
+
+def add_token_holder(holds_tokens):
+    """An app that resolves tokens with ``confirm`` says how to tell that a person holds some."""
+    if holds_tokens not in TOKEN_HOLDERS:
+        TOKEN_HOLDERS.append(holds_tokens)
 
 
 # --- on each use of a client or device token ---------------------------------------------------
@@ -132,7 +144,7 @@ def _refresh(request, provider, user, identity, now):
         refresh_chain.clear(identity)
         return None
     try:
-        tokens = provider.refresh(token)
+        tokens = provider_client.refresh(provider, token)
     except SignInError as error:
         return _failed(request, provider, user, identity, now, error)
     token = tokens.get("refresh_token") or token
@@ -180,8 +192,10 @@ def _failed(request, provider, user, identity, now, error):
 
 # --- what ends the person's app tokens ------------------------------------------------------------
 def revoke_app_tokens(request, user, reason, detail, identity=None):
-    """Revoke every client and device token of ``user``; the history says why. Returns how many."""
-    count = client_tokens.revoke_all(user)
+    """Withdraw every token of ``user`` (``access_withdrawn``); the history says why. Returns how
+    many app and device tokens were revoked."""
+    answers = access_withdrawn.send(sender=User, user=user, reason=reason)
+    count = sum(answer for _, answer in answers if isinstance(answer, int))
     if count:
         logger.info("revoked %d app token(s) of %r: %s", count, user.username, reason)
         history.record(
@@ -244,7 +258,7 @@ def at_logout(issuer, subject, token):
         return sealed.unseal(identity.refresh_token_handover) or token
     if held is None:
         return token
-    if client_tokens.live(identity.user).exists():
+    if any(holds_tokens(identity.user) for holds_tokens in TOKEN_HOLDERS):
         Identity.objects.filter(pk=identity.pk, refresh_token_shared=identity.refresh_token_shared).update(
             refresh_token_shared=""
         )

@@ -9,13 +9,13 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from accounts import (
-            app_recheck,
-            checks,  # noqa: F401  (registers the system checks)
-            sessions,
-        )
+        from accounts import checks  # noqa: F401  (registers the system checks)
+        from accounts import app_recheck, sessions
+
+        from accounts.signals import access_withdrawn
 
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
+        access_withdrawn.connect(sessions.revoke_api_tokens, dispatch_uid="accounts.revoke_api_tokens")
         pre_delete.connect(sessions.user_deleting, sender=self.get_model("User"), dispatch_uid="accounts.end_deleted")
         # session_started stamps last_login itself, in one statement.
         user_logged_in.disconnect(dispatch_uid="update_last_login")

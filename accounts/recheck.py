@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import app_recheck, history, refresh_chain, sealed
+from accounts import app_recheck, history, idtoken, provider_client, refresh_chain, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
 from accounts.models import Identity, OIDCSession, SignInEvent
@@ -41,8 +41,9 @@ OUTAGE = {"provider_unreachable", "provider_timeout", "provider_tls", "discovery
 # accounts.access.SESSION_REFUSALS merges these: one sentence per way a recheck ends a session.
 REFUSALS = {
     "provider_ended": (
-        "Your sign-in at the identity provider has ended (you were signed out, deactivated or removed "
-        "there), so your session here has ended too. Sign in again to continue."
+        "The identity provider no longer confirms your sign-in (your account there may have been "
+        "deactivated or removed, or this site's access to it revoked or expired), so your session here "
+        "has ended. Sign in again to continue."
     ),
     "recheck_client": (
         "Your session has ended because the identity provider refused this site's client credentials "
@@ -164,7 +165,7 @@ def _refresh(request, provider, row, now):
     if token is refresh_chain.BUSY:
         return None
     try:
-        tokens = provider.refresh(token)
+        tokens = provider_client.refresh(provider, token)
     except SignInError as error:
         refresh_chain.session_failed(row.issuer, row.subject, token)
         return _failed(request, provider, row, now, error)
@@ -195,7 +196,7 @@ def apply_refreshed(request, provider, user, issuer, subject, tokens):
     """Validate refreshed tokens of ``(issuer, subject)`` and apply the role to ``user`` again,
     through the sign-in policy's own steps (a session's check, or an app token's: accounts.app_recheck)."""
     if tokens.get("id_token"):
-        payload = provider.validate_refreshed_id_token(tokens["id_token"], subject)
+        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], subject)
         if payload["iss"] != issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
@@ -255,7 +256,7 @@ def _ended(request, provider, row, reason, detail):
 def revoke_quietly(provider, token):
     """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
     try:
-        if provider.revoke(token):
+        if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)

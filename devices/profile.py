@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.profile import render_profile
 from devices import codes, pairing, tokens
 from devices.forms import ClientTokenForm
 from devices.models import ClientToken, Device
@@ -28,8 +29,8 @@ def qr_svg(url):
     return mark_safe(segno.make_qr(url, error="m").svg_inline(scale=5, dark="#111", light="#fff", border=2))
 
 
-def apps_context(request, token_form=None, new_token=None, pairing_code=None, paired_token=None):
-    """What the profile template needs for the apps-and-devices section."""
+def apps_context(request, token_form=None, new_token=None, pairing_code=None, paired_token=None, **others):
+    """The profile page's apps-and-devices section (``accounts.profile.add_section``)."""
     user = request.user
     context = {
         "token_form": token_form or ClientTokenForm(role=user.role),
@@ -52,8 +53,6 @@ def apps_context(request, token_form=None, new_token=None, pairing_code=None, pa
 
 
 def _render(request, **apps):
-    from accounts.profile import render_profile  # the page belongs to accounts; this is one part
-
     return render_profile(request, **apps)
 
 

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import history, refresh_chain
+from accounts import apiauth, app_recheck, history, refresh_chain
+from accounts.access import Access, scopes_for_role
 from accounts.models import SignInEvent
 from devices.models import ClientToken, Device
 
@@ -27,6 +28,10 @@ SHAPE = re.compile(r"rmm_[0-9a-f]{64}")
 # How often last_used_at (token) and last_seen_at (device) are written for a token in use.
 TOUCH_EVERY = timedelta(minutes=5)
 MAX_PER_PERSON = 25
+TOKEN_INVALID = (
+    "The app token is unknown, expired or revoked. Create a new one on your profile page (/profile), "
+    "or pair the app again."
+)
 EXPIRY_CHOICES = {
     "30d": timedelta(days=30),
     "90d": timedelta(days=90),
@@ -139,6 +144,11 @@ def touch(token, now):
         device.last_seen_at = now
 
 
+def holds_live(user):
+    """Whether ``user`` has a token that still works (``accounts.app_recheck.add_token_holder``)."""
+    return live(user).exists()
+
+
 def live(user):
     """The owner's tokens that still work (not revoked, not expired)."""
     now = timezone.now()
@@ -152,7 +162,31 @@ def revoke_all(user):
     return ClientToken.objects.filter(user=user, revoked=False).update(revoked=True)
 
 
-def owner_saved(sender, instance, **kwargs):
-    """An account saved as inactive keeps no client token, even once reactivated."""
-    if not instance.is_active:
-        revoke_all(instance)
+def access_withdrawn(sender, user, reason, **kwargs):
+    """The owner's access was taken away (deactivated, or no longer granted at the provider):
+    every app and device token of theirs stops, even once access comes back."""
+    count = revoke_all(user)
+    if count:
+        logger.info("%d client token(s) of %r revoked: %s", count, user.username, reason)
+    return count
+
+
+def resolve_bearer(request, scheme, credentials):
+    """API credential resolver (``settings.API_CREDENTIAL_RESOLVERS``): an app's or device's token.
+
+    Acts with the token's scopes AND its owner's current role; None for anything not shaped like
+    a client token, so the next resolver may try it.
+    """
+    if scheme != "bearer" or not looks_like_client_token(credentials):
+        return None
+    token, why = find(credentials)
+    if token is None:
+        logger.warning("API client token refused: %s", why)
+        return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    # With the recheck on, the owner's role is confirmed at the provider once per interval.
+    refused = app_recheck.confirm(request, token, token.owner_recheck_due)
+    if refused is not None:
+        return app_recheck.refusal(refused)
+    scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
+    credential = "device_token" if token.device_id else "client_token"
+    return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 INTERVAL = 60
 GONE = "The identity provider no longer confirms your account"
-ENDED = "Your sign-in at the identity provider has ended"
+ENDED = "The identity provider no longer confirms your sign-in"
 
 
 @pytest.fixture
@@ -290,7 +290,7 @@ def test_unlinking_from_the_profile_says_the_app_tokens_went_with_it(rechecked):
     bob.save()
     browser.force_login(bob, backend="accounts.backend.PasswordBackend")  # a password change ended the session
     response = browser.post(f"/profile/identities/{Identity.objects.get().pk}/unlink", follow=True)
-    assert "Your app and device tokens were revoked with it" in response.content.decode()
+    assert "Any app and device tokens you had were revoked with it" in response.content.decode()
     assert me(raw).status_code == 401
 
 
