@@ -41,9 +41,10 @@ BACKOFF_FIRST_SECONDS = 5
 ENDED = {"code_rejected": "provider_ended", "no_role": "recheck_no_role"}
 REFUSALS = {
     "provider_ended": (
-        "The identity provider no longer confirms your account (you may have been deactivated or removed "
-        "there, or your access there was revoked), so your app tokens on this site have been revoked. Sign "
-        "in to this site again, then pair the app again or create a new token on your profile (/profile)."
+        "The identity provider no longer confirms your account (your account there may have been deactivated "
+        "or removed, or this site's access to it revoked or expired), so your app tokens on this site have been "
+        "revoked. Sign in to this site again, then pair the app again or create a new token on your profile "
+        "(/profile)."
     ),
     "recheck_no_role": (
         "Your groups at the identity provider no longer give you access to this site, so your app tokens "

@@ -20,10 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from accounts import history, refresh_chain
+from accounts import history, idtoken, provider_client, refresh_chain, userinfo
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
-from accounts import idtoken, provider_client, userinfo
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 from romm_site import rows

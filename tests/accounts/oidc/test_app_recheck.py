@@ -1,5 +1,6 @@
 """App tokens follow the provider: the role is confirmed on use, a removal revokes them."""
 
+import base64
 import json
 import logging
 import time
@@ -8,9 +9,7 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import sealed
@@ -135,6 +134,22 @@ def test_deactivated_at_the_provider_revokes_every_app_token_with_a_sentence(rec
     assert event.detail.startswith("2 app token(s) revoked") and event.subject == rechecked.subject("alice")
     assert any("revoked 2 app token(s) of 'alice'" in r.getMessage() for r in caplog.records)
     assert Identity.objects.get().refresh_token == ""
+
+
+def test_the_provider_ending_the_grant_takes_the_password_bearers_but_leaves_the_password(rechecked):
+    _, raw, _ = app_person(rechecked, "bob")
+    bob = User.objects.get(username="bob")
+    bob.set_password("a-long-password-1")
+    bob.save()
+    basic = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"bob:a-long-password-1").decode()}
+    grant = {"grant_type": "password", "username": "bob", "password": "a-long-password-1"}
+    bearer_token = Client().post("/api/token", grant).json()["access_token"]
+    assert role_of(bearer_token) == "editor"
+    rechecked.deactivate("bob")
+    with later(INTERVAL + 1):
+        assert me(raw).status_code == 401
+        assert me(bearer_token).status_code == 401
+        assert Client().get("/api/users/me", **basic).status_code == 200  # this site's own credential
 
 
 def test_groups_that_grant_nothing_revoke_the_app_tokens(rechecked):
