@@ -41,14 +41,15 @@ BACKOFF_FIRST_SECONDS = 5
 ENDED = {"code_rejected": "provider_ended", "no_role": "recheck_no_role"}
 REFUSALS = {
     "provider_ended": (
-        "The identity provider no longer confirms your account (your account there may have been deactivated "
-        "or removed, or this site's access to it revoked or expired), so your app tokens on this site have been "
-        "revoked. Sign in to this site again, then pair the app again or create a new token on your profile "
-        "(/profile)."
+        "The identity provider no longer confirms your account (your account there may have been "
+        "deactivated or removed, or this site's access to it revoked or expired), so your app tokens on "
+        "this site have been revoked. Sign in to this site again, then pair the app again or create a new "
+        "token on your profile (/profile)."
     ),
     "recheck_no_role": (
         "Your groups at the identity provider no longer give you access to this site, so your app tokens "
-        "here have been revoked. Ask your administrator to add you to one of the groups that grant a role here."
+        "here have been revoked. Ask your administrator to add you to one of the groups that grant a role "
+        "here."
     ),
     "recheck_unreachable": (
         "This site could not confirm your account with the identity provider for longer than it allows "
@@ -89,7 +90,7 @@ def confirm(request, token, due):
 
 
 def refusal(reason):
-    """The JSON answer: 401 for a revoked token; 503 while the provider cannot confirm (nothing revoked)."""
+    """The JSON answer: 401 for a revoked token, 503 while the provider cannot confirm (nothing revoked)."""
     if reason == "recheck_unreachable":
         return apiauth.refusal(REFUSALS[reason], status=503)
     return apiauth.refusal(REFUSALS[reason], challenge='Bearer realm="RomM", error="invalid_token"')
@@ -99,7 +100,8 @@ def _confirm(request, token, user, identity, now):
     provider = get_provider(identity.provider)
     if provider is None or not provider.session_recheck_seconds:
         # The recheck was turned off, or the provider removed, since the sign-in: nothing to ask.
-        logger.info("app recheck of %r at %s: off; its refresh token is dropped", user.username, identity.provider)
+        logger.info("app recheck of %r at %s: off; its refresh token is dropped", user.username,
+                    identity.provider)
         refresh_chain.clear(identity)
         return None
     try:
@@ -140,8 +142,9 @@ def _failing(identity, provider, now):
 def _refresh(request, provider, user, identity, now):
     token = sealed.unseal(identity.refresh_token)
     if token is None:
-        logger.warning("app recheck of %r at %s: the stored refresh token cannot be read (SECRET_KEY changed); "
-                       "app tokens keep the role last seen until the next sign-in", user.username, provider.name)
+        logger.warning("app recheck of %r at %s: the stored refresh token cannot be read (SECRET_KEY "
+                       "changed); app tokens keep the role last seen until the next sign-in",
+                       user.username, provider.name)
         refresh_chain.clear(identity)
         return None
     try:
@@ -199,9 +202,9 @@ def revoke_app_tokens(request, user, reason, detail, identity=None):
     count = sum(answer for _, answer in answers if isinstance(answer, int))
     if count:
         logger.info("revoked %d app token(s) of %r: %s", count, user.username, reason)
+        outcome = SignInEvent.Outcome.REFUSED if reason in REFUSALS else SignInEvent.Outcome.CHANGED
         history.record(
-            request, SignInEvent.Method.APP_TOKEN,
-            SignInEvent.Outcome.REFUSED if reason in REFUSALS else SignInEvent.Outcome.CHANGED, user=user, reason=reason,
+            request, SignInEvent.Method.APP_TOKEN, outcome, user=user, reason=reason,
             detail=f"{count} app token(s) revoked; {detail}",
             provider=identity.provider if identity else "", subject=identity.subject if identity else "",
         )
@@ -229,7 +232,8 @@ def logged_out_by_subject(request, issuer, subject):
     """A back-channel logout naming the person (``sub``, no ``sid``): every session, and the app tokens."""
     identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
     if identity is not None:
-        revoke_app_tokens(request, identity.user, "backchannel_logout", "back-channel logout of the person", identity)
+        revoke_app_tokens(request, identity.user, "backchannel_logout", "back-channel logout of the person",
+                          identity)
 
 
 def identity_unlinked(sender, instance, origin=None, **kwargs):
@@ -254,7 +258,9 @@ def at_logout(issuer, subject, token):
     identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
     held = refresh_chain.shares_chain(identity, token)
     if held == "handover":
-        handed = Identity.objects.filter(pk=identity.pk, refresh_token_handover_for=identity.refresh_token_handover_for)
+        handed = Identity.objects.filter(
+            pk=identity.pk, refresh_token_handover_for=identity.refresh_token_handover_for
+        )
         handed.update(refresh_token_handover="", refresh_token_handover_for="")
         return sealed.unseal(identity.refresh_token_handover) or token
     if held is None:
@@ -263,7 +269,8 @@ def at_logout(issuer, subject, token):
         Identity.objects.filter(pk=identity.pk, refresh_token_shared=identity.refresh_token_shared).update(
             refresh_token_shared=""
         )
-        logger.info("logout of %r: the refresh token is kept for the app tokens' recheck", identity.user.username)
+        logger.info("logout of %r: the refresh token is kept for the app tokens' recheck",
+                    identity.user.username)
         return None
     newest = sealed.unseal(identity.refresh_token)
     refresh_chain.clear(identity)

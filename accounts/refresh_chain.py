@@ -13,7 +13,8 @@ So the two never spend a token on their own:
   then hold the token the provider returned;
 - a newer sign-in gives the identity its chain; if the identity had rotated the previous
   chain past the copy its session holds, the newest token of that chain is handed over
-  (``refresh_token_handover``) to that session's next check.
+  (``refresh_token_handover``) to that session's next check. There is one such slot: a session
+  two sign-ins behind, whose chain the apps also moved on, finds its token refused and ends.
 
 Each function here is one step that ``accounts.recheck``, ``accounts.backend`` or
 ``accounts.app_recheck`` calls; each writes through the ORM with conditional UPDATEs, so
@@ -33,7 +34,7 @@ from accounts.models import Identity
 
 # The identity is busy while a refresh runs: longer than the provider calls it guards can take.
 BUSY_MARGIN_SECONDS = 5
-# What a refresh took from the identity, to spend instead of the session's own copy.
+# ``session_token``'s answer when another request is refreshing the shared chain: skip this check.
 BUSY = object()
 CLEARED = {
     "refresh_token": "",
@@ -89,7 +90,7 @@ def adopted(identity, provider, refresh_token, shared, now):
 
 # --- claiming the identity for a refresh ------------------------------------------------------
 def claim(identity, now, due_only=True):
-    """Take the identity for one refresh; False when another request has it (or, ``due_only``, it is not due)."""
+    """Take the identity for one refresh; False when another request has it (or, ``due_only``, not due)."""
     free = Q(recheck_busy_until__isnull=True) | Q(recheck_busy_until__lte=now)
     rows = Identity.objects.filter(free, pk=identity.pk).exclude(refresh_token="")
     if due_only:
@@ -133,7 +134,8 @@ def session_token(issuer, subject, token):
 
 
 def session_refreshed(issuer, subject, spent, token, due):
-    """A session's check spent ``spent`` and received ``token``: the identity keeps it too, if it shares the chain."""
+    """A session's check spent ``spent`` and received ``token``: the identity keeps it too, if it shares
+    the chain."""
     identity = Identity.objects.filter(issuer=issuer, subject=subject).first()
     if identity is None or not identity.refresh_token:
         return
@@ -153,7 +155,8 @@ def session_failed(issuer, subject, spent):
     """A session's check could not spend ``spent``: if it was the identity's, the identity is free again."""
     identity = Identity.objects.filter(issuer=issuer, subject=subject).first()
     if identity is not None and fingerprint(sealed.unseal(identity.refresh_token)) == fingerprint(spent):
-        Identity.objects.filter(pk=identity.pk, refresh_token=identity.refresh_token).update(recheck_busy_until=None)
+        claimed = Identity.objects.filter(pk=identity.pk, refresh_token=identity.refresh_token)
+        claimed.update(recheck_busy_until=None)
 
 
 def shares_chain(identity, token):
