@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import history, idtoken
+from accounts import app_recheck, history, idtoken
 from accounts.errors import SignInError
 from accounts.models import OIDCSession, SignInEvent
 from accounts.provider import get_provider, provider_for_issuer
@@ -143,6 +143,8 @@ def backchannel_logout(request):
         history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.ENDED, user=session.user,
                        reason="backchannel_logout", detail=f"logout token from {provider.name}",
                        provider=session.provider, subject=session.subject)
+    if isinstance(claims.get("sub"), str) and not isinstance(claims.get("sid"), str):
+        app_recheck.logged_out_by_subject(request, claims["iss"], claims["sub"])  # not one session: the person
     logger.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
     response = JsonResponse({}, status=200)
     response["Cache-Control"] = "no-store"

@@ -151,7 +151,8 @@ def charts(report):
                             "sentence and fix are listed under the chart.",
                             dates, report["refusals"])
     ended = stacked_bars("sessions-ended", "Sessions ended by the recheck and by back-channel logout",
-                         "Each bar is a day's sessions ended after sign-in, one colour per reason.",
+                         "Each bar is a day's sessions ended after sign-in, one colour per reason (a "
+                         "reason starting app_token: is a person's app tokens revoked for it).",
                          dates, report["sessions_ended"])
     for chart, entries in ((refusals, report["refusals"]), (ended, report["sessions_ended"])):
         chart.reasons = [{**entry, "colour": item["colour"]} for entry, item in zip(entries, chart.legend)]

@@ -9,7 +9,7 @@ and per day and provider the median and 95th percentile of the token request's r
   outcome and by way in (each provider, password, link, app token, device …);
 - refusals per day by reason, with the sentence the person read and the fix;
 - the provider's response time to the token request (median, 95th percentile) per day;
-- sessions the recheck or back-channel logout ended, per day by reason;
+- sessions (and a person's app tokens) the recheck or back-channel logout ended, per day by reason;
 - keys the provider rotated (a JWKS refetch that found a new key id), per day by provider.
 
 Days are calendar days in the site's time zone (``TZ``), the last one today.
@@ -32,7 +32,8 @@ DEFAULT_DAYS = 30
 PERCENTILES = {"median": 0.5, "p95": 0.95}
 
 OUTCOME_LABELS = {SignInEvent.Outcome.SUCCESS: "Signed in", SignInEvent.Outcome.REFUSED: "Refused"}
-ENDED_BY = {"recheck": "the session recheck", "backchannel": "back-channel logout"}
+# The key of a series of app tokens revoked for a reason that ends sessions: this, then the reason.
+APP_TOKENS = "app_token:"
 
 
 class PercentileCont(Aggregate):
@@ -84,11 +85,8 @@ def report(days, now=None):
         "refusals": [_explained(entry, series.providers.get(("refusal", entry["key"]), {}), labels)
                      for entry in series.list("refusal")],
         "provider_response_ms": response_times(rows, dates, labels),
-        "sessions_ended": [
-            {**_explained(entry, series.providers.get(("ended", entry["key"]), {}), labels),
-             "ended_by": SESSION_ENDINGS[entry["key"]]}
-            for entry in series.list("ended")
-        ],
+        "sessions_ended": [_ended(entry, series.providers.get(("ended", entry["key"]), {}), labels)
+                           for entry in series.list("ended")],
         "key_rotations": series.list("keys"),
     }
 
@@ -130,8 +128,10 @@ def _file(series, row, labels):
     if method == SignInEvent.Method.KEYS:
         series.add("keys", provider, labels.get(provider, provider), day, count)
         return
-    if method == SignInEvent.Method.OIDC and reason in SESSION_ENDINGS:
-        series.add("ended", reason, reason, day, count, provider)
+    if reason in SESSION_ENDINGS and method in (SignInEvent.Method.OIDC, SignInEvent.Method.APP_TOKEN):
+        # A session, or the app tokens of a person (accounts.app_recheck), that the provider ended.
+        key = reason if method == SignInEvent.Method.OIDC else f"{APP_TOKENS}{reason}"
+        series.add("ended", key, key, day, count, provider)
         return
     if outcome not in OUTCOME_LABELS:
         return  # a change (role, link, token created), not a sign-in
@@ -150,11 +150,23 @@ def way_in(method, provider, labels):
     return method, label
 
 
-def _explained(entry, providers_seen, labels):
+def _explained(entry, providers_seen, labels, reason=None, app_tokens=False):
     """A reason's series with its sentence (naming the provider most of its rows came from) and fix."""
     provider = min(providers_seen.items(), key=lambda item: (-item[1], item[0]))[0] if providers_seen else ""
-    sentence, fix = explain(entry["key"], labels.get(provider, provider) or "the provider")
+    sentence, fix = explain(reason or entry["key"], labels.get(provider, provider) or "the provider", app_tokens)
     return {**entry, "sentence": sentence, "fix": fix}
+
+
+def _ended(entry, providers_seen, labels):
+    """A series of ended sessions (or of a person's app tokens), explained, with what ended them."""
+    app_tokens = entry["key"].startswith(APP_TOKENS)
+    reason = entry["key"].removeprefix(APP_TOKENS)
+    return {
+        **_explained(entry, providers_seen, labels, reason, app_tokens),
+        "reason": reason,
+        "ended": "app tokens" if app_tokens else "session",
+        "ended_by": SESSION_ENDINGS[reason],
+    }
 
 
 # --- the token request's response time ---------------------------------------------------------

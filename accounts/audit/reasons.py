@@ -6,6 +6,7 @@ operator's next step, as docs/troubleshooting.md explains it at length. Apps tha
 reasons of their own describe them with ``describe`` (``devices`` does in its ``ready``).
 """
 
+from accounts.app_recheck import REFUSALS as APP_TOKEN_ENDINGS
 from accounts.breakglass import REFUSALS as LINK_REFUSALS
 from accounts.errors import MESSAGES as OIDC_REFUSALS
 from accounts.passwords import MESSAGES as PASSWORD_REFUSALS
@@ -18,8 +19,9 @@ BACKCHANNEL_SENTENCE = (
 )
 
 # Sessions ended after their sign-in, and what ended them: the recheck, or the provider's
-# back-channel logout. Their history rows are method "oidc"; the report keeps them apart from
-# refused sign-ins.
+# back-channel logout. Their history rows are method "oidc" ("app_token" when the same reason
+# revoked a person's app tokens, accounts.app_recheck); the report keeps them apart from refused
+# sign-ins.
 SESSION_ENDINGS = {**{reason: "recheck" for reason in RECHECK_ENDINGS}, BACKCHANNEL: "backchannel"}
 
 FIXES = {
@@ -116,10 +118,13 @@ def describe(reason, sentence, fix):
     _DESCRIBED[reason] = (sentence, fix)
 
 
-def explain(reason, provider_label="the provider"):
-    """``(sentence, fix)`` for ``reason``; ``{provider}`` in the sentence reads ``provider_label``."""
+def explain(reason, provider_label="the provider", app_tokens=False):
+    """``(sentence, fix)`` for ``reason``; ``{provider}`` in the sentence reads ``provider_label``.
+
+    ``app_tokens``: the reason ended a person's app tokens (``accounts.app_recheck``), not a session.
+    """
     if reason in _DESCRIBED:
         return _DESCRIBED[reason]
-    sentence = SENTENCES.get(reason, "")
+    sentence = (APP_TOKEN_ENDINGS if app_tokens and reason in APP_TOKEN_ENDINGS else SENTENCES).get(reason, "")
     sentence = sentence.format(provider=provider_label, error="its error code", minutes=window_minutes())
     return sentence[:1].upper() + sentence[1:], FIXES.get(reason, UNKNOWN_FIX)

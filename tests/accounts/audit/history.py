@@ -18,6 +18,7 @@ from django.db.models import F
 from django.test import Client
 
 from accounts.models import Role, SignInEvent, User
+from devices import tokens
 from tests.conftest import configure, sign_in
 from tests.devices.helpers import DEVICE, post_json, signed_in
 from tests.fakeidp import logout_token, rsa_key
@@ -93,10 +94,11 @@ def make_history(fake, settings):
     sign_in(Client(), fake, "bob")
     Client().post("/api/oauth/backchannel-logout", {"logout_token": logout_token(fake, "bob")})
 
-    # The recheck ends carol's session: deactivated at the provider.
+    # The recheck ends carol's session, and revokes her app token: deactivated at the provider.
     configure(settings, fake, OIDC_SESSION_RECHECK_SECONDS="60")
     carol = Client()
     sign_in(carol, fake, "carol")
+    tokens.create(User.objects.get(username="carol"), "phone", ["roms.read"], None)
     fake.deactivate("carol")
     with time_machine.travel(time.time() + 120, tick=True):
         carol.get("/")

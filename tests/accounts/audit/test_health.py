@@ -82,9 +82,13 @@ def test_json_counts_what_the_history_holds_for_the_period(history, admin, days)
     if days == 7:
         assert refusals == REFUSALS_7
     ended = by_key(report["sessions_ended"])
-    assert {key: (entry["total"], entry["ended_by"]) for key, entry in ended.items()} == {
-        "backchannel_logout": (3, "backchannel"), "provider_ended": (1, "recheck"),
+    assert {key: (entry["total"], entry["ended"], entry["ended_by"]) for key, entry in ended.items()} == {
+        "backchannel_logout": (3, "session", "backchannel"),
+        "provider_ended": (1, "session", "recheck"),
+        "app_token:provider_ended": (1, "app tokens", "recheck"),
     }
+    assert "your app tokens on this site have been revoked" in ended["app_token:provider_ended"]["sentence"]
+    assert "your session here has ended" in ended["provider_ended"]["sentence"]
     assert [(entry["key"], entry["per_day"][today]) for entry in report["key_rotations"]] == [("authentik", 1)]
 
 
