@@ -221,6 +221,52 @@ class SignInEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.method} {self.outcome} {self.username}"
 
 
+class SignInDay(models.Model):
+    """A day of the sign-in history that is over, summarised for the sign-in health report.
+
+    Its rows' counts and token request times (``SignInDayCount``, ``SignInDayTime``), computed
+    once by the database from the history (``accounts.audit.summaries``), as the day's calendar
+    date in ``time_zone``. A day's history does not change once it is over, except by pruning or
+    an administrator deleting rows, and both drop the summaries of the days they touch.
+    """
+
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "time_zone"], name="accounts_signinday_unique")]
+
+
+class SignInDayCount(models.Model):
+    """How many history rows of a summarised day share an outcome, method, provider and reason."""
+
+    summary = models.ForeignKey(SignInDay, on_delete=models.CASCADE, related_name="counts")
+    outcome = models.CharField(max_length=10)
+    method = models.CharField(max_length=10)
+    provider = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    count = models.PositiveIntegerField()
+
+
+class SignInDayTime(models.Model):
+    """A summarised day's token request times at one provider: how many, median, 95th percentile."""
+
+    summary = models.ForeignKey(SignInDay, on_delete=models.CASCADE, related_name="times")
+    provider = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField()
+    median = models.FloatField()
+    p95 = models.FloatField()
+
+
+class HistoryLock(models.Model):
+    """One row, taken in turn by whatever summarises the sign-in history's days and whatever
+    deletes its rows, so that a summary never counts rows deleted while it was being made."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+
 class OIDCSession(models.Model):
     """A session here, findable by account; one from a provider also by its ``sid`` or ``sub``.
 

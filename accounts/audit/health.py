@@ -1,9 +1,11 @@
 """The sign-in health report: the sign-in history of the last 7, 30 or 90 days, counted by the database.
 
-Two grouped queries answer it, whatever the history's size: the rows' count per day, outcome,
-method, provider and reason (one index holds those columns, so the table itself is not read),
-and per day and provider the median and 95th percentile of the token request's response time
-(``provider_ms``). Python only sorts those few hundred groups into the report's series:
+Two grouped queries count the history: the rows per day, outcome, method, provider and reason
+(one index holds those columns), and per day and provider the median and 95th percentile of the
+token request's response time (``provider_ms``). They run on today's rows at each look, and
+once on each day that is over, whose answers are kept (``accounts.audit.summaries``), so a
+look costs the same whatever the history's size. Python only sorts those few hundred groups
+into the report's series:
 
 - sign-ins (a row that is a success or a refusal, apart from sessions ended later) per day, by
   outcome and by way in (each provider, password, link, app token, device …);
@@ -23,6 +25,7 @@ from django.db.models import Aggregate, Count, F, FloatField, Q, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
+from accounts.audit import summaries
 from accounts.audit.reasons import SESSION_ENDINGS, explain
 from accounts.models import SignInEvent
 from accounts.provider import providers
@@ -59,15 +62,20 @@ def period(days, now=None):
 
 
 def report(days, now=None):
-    """The report as plain data (the JSON API answers it as it is)."""
+    """The report as plain data (the JSON API answers it as it is).
+
+    Days that are over come from their summaries (made on the first look after they ended), the
+    rest from the history's rows; both are counted by the same grouped queries.
+    """
+    now = now or timezone.now()
     dates, start, end = period(days, now)
-    rows = in_period(start, end)
-    counts = list(
-        rows.annotate(day=TruncDate("created_at"))
-        .values("day", "outcome", "method", "provider", "reason")
-        .annotate(count=Count("*"))
-        .order_by()
-    )
+    zone = timezone.get_current_timezone_name()
+    settled = summaries.settled_before(now)
+    summarised = [day for day in dates if day < settled]
+    summaries.ensure(summarised, zone, _summarise)
+    live = in_period(max(start, _midnight(settled)), end)
+    counts = [*summaries.counts(summarised, zone), *grouped_counts(live)]
+    times = {**summaries.times(summarised, zone), **percentile_groups(live)}
     labels = {provider.name: provider.display_name for provider in providers()}
     series = _Series(dates)
     for row in counts:
@@ -84,7 +92,7 @@ def report(days, now=None):
         },
         "refusals": [_explained(entry, series.providers.get(("refusal", entry["key"]), {}), labels)
                      for entry in series.list("refusal")],
-        "provider_response_ms": response_times(rows, dates, labels),
+        "provider_response_ms": response_times(times, dates, labels),
         "sessions_ended": [_ended(entry, series.providers.get(("ended", entry["key"]), {}), labels)
                            for entry in series.list("ended")],
         "key_rotations": series.list("keys"),
@@ -93,6 +101,26 @@ def report(days, now=None):
 
 def in_period(start, end):
     return SignInEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+
+
+def _midnight(day):
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def grouped_counts(rows):
+    """How many of ``rows`` there are per day, outcome, method, provider and reason: one query."""
+    return list(
+        rows.annotate(day=TruncDate("created_at"))
+        .values("day", "outcome", "method", "provider", "reason")
+        .annotate(count=Count("*"))
+        .order_by()
+    )
+
+
+def _summarise(first, last):
+    """The history of the dates ``first`` to ``last``, counted for their summaries."""
+    rows = in_period(_midnight(first), _midnight(last + timedelta(days=1)))
+    return grouped_counts(rows), percentile_groups(rows)
 
 
 class _Series:
@@ -170,11 +198,11 @@ def _ended(entry, providers_seen, labels):
 
 
 # --- the token request's response time ---------------------------------------------------------
-def response_times(rows, dates, labels):
+def response_times(groups, dates, labels):
     """Per provider: each day's median and 95th percentile of ``provider_ms`` and how many rows."""
     index = {day: position for position, day in enumerate(dates)}
     found = {}
-    for (day, provider), values in percentile_groups(rows).items():
+    for (day, provider), values in groups.items():
         entry = found.setdefault(provider, {
             "key": provider,
             "label": labels.get(provider, provider),

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.audit import health
-from accounts.models import Role, SignInEvent, User
+from accounts.models import Role, SignInDay, SignInEvent, User
 from devices import tokens
 from tests.accounts.audit.history import make_history
 
@@ -156,12 +156,37 @@ def test_percentiles_interpolate_between_the_closest_values(how):
     }
 
 
-def test_the_report_is_two_grouped_queries_whatever_the_history(history, django_assert_num_queries):
-    with django_assert_num_queries(2) as captured:
-        health.report(90)
-    counts, times = (query["sql"].upper() for query in captured.captured_queries)
-    assert "GROUP BY" in counts and "COUNT(" in counts
-    assert ("PERCENTILE_CONT" in times) if connection.vendor == "postgresql" else ("ROW_NUMBER" in times)
+def test_a_look_is_five_small_queries_once_the_days_are_summarised(history, django_assert_max_num_queries,
+                                                                    django_assert_num_queries):
+    with django_assert_max_num_queries(20) as first:  # the days that are over are summarised, once
+        cold = health.report(90)
+    grouped = [q["sql"].upper() for q in first.captured_queries if "ACCOUNTS_SIGNINEVENT" in q["sql"].upper()]
+    assert len(grouped) == 4  # counts and times of the days that are over, then of today
+    assert all("GROUP BY" in sql or "ROW_NUMBER" in sql for sql in grouped)
+    with django_assert_num_queries(5) as second:
+        warm = health.report(90)
+    assert warm == cold
+    grouped = [q["sql"].upper() for q in second.captured_queries if "ACCOUNTS_SIGNINEVENT" in q["sql"].upper()]
+    assert len(grouped) == 2 and "PERCENTILE_CONT" in grouped[1] if connection.vendor == "postgresql" else True
+
+
+def test_summaries_follow_deletions_by_pruning_and_in_the_admin(history, admin):
+    before = admin.get(API, {"days": 90}).json()
+    assert before["sign_ins"]["by_outcome"][0]["total"] == 12 and SignInDay.objects.exists()
+    call_command("prune_signin_history", "--days", "30", stdout=open("/dev/null", "w"))
+    pruned = admin.get(API, {"days": 90}).json()
+    assert {e["key"]: e["total"] for e in pruned["sign_ins"]["by_outcome"]} == SIGN_INS[30]
+    root = User.objects.get(username="root")
+    User.objects.filter(pk=root.pk).update(is_superuser=True)
+    two_days_ago = timezone.localdate() - timedelta(days=2)
+    doomed = SignInEvent.objects.filter(created_at__date=two_days_ago, method="token").values_list("pk", flat=True)
+    response = admin.post("/admin/accounts/signinevent/", {
+        "action": "delete_selected", "_selected_action": list(doomed), "post": "yes",
+    })
+    assert response.status_code == 302 and len(doomed) == 2
+    after = admin.get(API, {"days": 90}).json()
+    assert {e["key"]: e["total"] for e in after["sign_ins"]["by_outcome"]} == {"success": 10, "refused": 10}
+    assert "token" not in {e["key"] for e in after["sign_ins"]["by_way_in"]}
 
 
 def test_pruning_keeps_working_and_the_report_follows(history, admin):
