@@ -259,3 +259,36 @@ def test_the_admin_index_links_to_the_page(admin):
 def test_an_empty_history_says_so(admin):
     html = admin.get(PAGE).content.decode()
     assert html.count("Nothing in the sign-in history for this period.") == 6
+
+
+def refused_at(when):
+    row = SignInEvent.objects.create(method="password", outcome="refused", reason="invalid_credentials")
+    SignInEvent.objects.filter(pk=row.pk).update(created_at=when)
+
+
+def totals(report):
+    return dict(zip(report["dates"], by_key(report["sign_ins"]["by_outcome"])["refused"]["per_day"]))
+
+
+def test_a_day_is_summarised_only_once_sign_ins_stamped_before_midnight_have_landed():
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=1), time.min))
+    yesterday = (midnight - timedelta(days=1)).date().isoformat()
+    with time_machine.travel(midnight + timedelta(minutes=2), tick=False):
+        refused_at(midnight - timedelta(hours=1))
+        assert totals(health.report(7))[yesterday] == 1
+        refused_at(midnight - timedelta(seconds=1))  # stamped before midnight, committed after
+        assert totals(health.report(7))[yesterday] == 2 and not SignInDay.objects.filter(day=yesterday).exists()
+    with time_machine.travel(midnight + timedelta(minutes=11), tick=False):
+        assert totals(health.report(7))[yesterday] == 2 and SignInDay.objects.filter(day=yesterday).exists()
+
+
+def test_days_are_the_sites_calendar_days(settings):
+    settings.TIME_ZONE = "Pacific/Auckland"
+    with timezone.override("Pacific/Auckland"):
+        today = timezone.localdate()
+        refused_at(timezone.make_aware(datetime.combine(today, time(0, 30))))  # yesterday in UTC
+        refused_at(timezone.make_aware(datetime.combine(today - timedelta(days=1), time(23, 30))))
+        report = health.report(7)
+    assert report["time_zone"] == "Pacific/Auckland"
+    assert totals(report)[today.isoformat()] == 1
+    assert totals(report)[(today - timedelta(days=1)).isoformat()] == 1
