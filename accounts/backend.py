@@ -62,7 +62,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 "sid": payload.get("sid"),
                 "id_token": tokens["id_token"],
                 # Kept (encrypted) only when the session recheck is on: accounts.recheck.
-                "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
+                "refresh_token": (
+                    tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None
+                ),
                 # For the sign-in history (the sign-in health report's provider response times).
                 "provider_ms": provider_ms,
             }

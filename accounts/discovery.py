@@ -139,7 +139,9 @@ def _fetch_jwks(provider, uri, key, known=None):
 def key_ids(jwks):
     """The key ids a JWKS (as cached) names."""
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    return {str(jwk["kid"])[:64] for jwk in keys or [] if isinstance(jwk, dict) and jwk.get("kid") is not None}
+    return {
+        str(jwk["kid"])[:64] for jwk in keys or [] if isinstance(jwk, dict) and jwk.get("kid") is not None
+    }
 
 
 def may_refetch_jwks(provider):

@@ -12,8 +12,8 @@ VACUUM ANALYZE the table (what autovacuum does after a load), then asks
 summarises the 89 days that are over), then ``--requests`` times through the whole Django stack,
 and prints the median, 95th percentile and slowest answer, the queries' plans, and a look after
 the last day's and the last week's summaries are dropped (what a look costs after midnight, or
-after a deletion). Finally it prunes the history to 60 days with ``prune_signin_history``. No round starts after ``--seconds``; the
-database is left with the rows unless ``--drop`` is given.
+after a deletion). Finally it prunes the history to 60 days with ``prune_signin_history``. No
+round starts after ``--seconds``; the database is left with the rows unless ``--drop`` is given.
 """
 
 import argparse
@@ -33,13 +33,12 @@ args = parser.parse_args()
 os.environ["DATABASE_URL"] = args.database
 os.environ.setdefault("CACHE_URL", "locmemcache://")
 
-from harness import prepare_database  # noqa: E402  (sets Django up on DATABASE_URL)
-
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from harness import prepare_database  # noqa: E402  (sets Django up on DATABASE_URL)
 
 from accounts.audit import health  # noqa: E402
 from accounts.models import Role, SignInDay, SignInEvent, User  # noqa: E402
@@ -111,10 +110,13 @@ def main():
     prepare_database()
     deadline = time.monotonic() + args.seconds
     inserted, vacuumed = fill(args.rows)
-    print(f"history: {SignInEvent.objects.count():,} rows over 89 days; inserted in {inserted:.1f}s, "
-          f"VACUUM ANALYZE {vacuumed:.1f}s")
+    print(
+        f"history: {SignInEvent.objects.count():,} rows over 89 days; inserted in {inserted:.1f}s, "
+        f"VACUUM ANALYZE {vacuumed:.1f}s"
+    )
     admin = User.objects.filter(username="bench-admin").first() or User.objects.create_user(
-        "bench-admin", role=Role.ADMIN)
+        "bench-admin", role=Role.ADMIN
+    )
     client = Client()
     client.force_login(admin)
     started = time.perf_counter()
@@ -123,10 +125,16 @@ def main():
     assert first.status_code == 200, first.content
     report = first.json()
     print(f"first look (summarises the {SignInDay.objects.count()} days that are over, once): {cold:.0f} ms")
-    print("report: sign-ins", {e["key"]: e["total"] for e in report["sign_ins"]["by_outcome"]},
-          "| refusal reasons", len(report["refusals"]), "| providers timed",
-          [p["key"] for p in report["provider_response_ms"]], "| key rotations",
-          sum(e["total"] for e in report["key_rotations"]))
+    print(
+        "report: sign-ins",
+        {e["key"]: e["total"] for e in report["sign_ins"]["by_outcome"]},
+        "| refusal reasons",
+        len(report["refusals"]),
+        "| providers timed",
+        [p["key"] for p in report["provider_response_ms"]],
+        "| key rotations",
+        sum(e["total"] for e in report["key_rotations"]),
+    )
     answers, query_ms = [], []
     for _ in range(args.requests):
         if time.monotonic() > deadline:
@@ -140,10 +148,13 @@ def main():
     answers.sort()
     median = statistics.median(answers)
     p95 = answers[max(0, round(0.95 * len(answers)) - 1)]
-    print(f"GET {URL}: {len(answers)} answers, median {median:.0f} ms, p95 {p95:.0f} ms, "
-          f"slowest {answers[-1]:.0f} ms ({'under' if median < LIMIT_MS else 'OVER'} {LIMIT_MS} ms)")
+    print(
+        f"GET {URL}: {len(answers)} answers, median {median:.0f} ms, p95 {p95:.0f} ms, "
+        f"slowest {answers[-1]:.0f} ms ({'under' if median < LIMIT_MS else 'OVER'} {LIMIT_MS} ms)"
+    )
     queries = list(zip(*query_ms))
-    print(f"  {len(queries)} queries a look; the slowest's median {max(statistics.median(t) for t in queries):.1f} ms")
+    slowest = max(statistics.median(times) for times in queries)
+    print(f"  {len(queries)} queries a look; the slowest's median {slowest:.1f} ms")
     for sql, plan in plans():
         print(f"  plan of {sql}:")
         for line in plan:
@@ -152,8 +163,10 @@ def main():
         SignInDay.objects.filter(day__gte=timezone.localdate() - timedelta(days=days)).delete()
         started = time.perf_counter()
         client.get(URL)
-        print(f"a look after forgetting the last {days} day(s)' summaries: "
-              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        print(
+            f"a look after forgetting the last {days} day(s)' summaries: "
+            f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        )
     started = time.perf_counter()
     call_command("prune_signin_history", "--days", "60", stdout=sys.stdout)
     print(f"prune_signin_history --days 60: {time.perf_counter() - started:.1f}s")

@@ -75,11 +75,14 @@ def _y(plot, value, ceiling):
 def stacked_bars(id, title, description, dates, series, colours=None):
     """Bars per day, one segment per series (``{"key", "label", "per_day"}``), stacked in order."""
     chart = Chart(id, title, description, "count", dates)
-    colour = {entry["key"]: (colours or {}).get(entry["key"], PALETTE[index % len(PALETTE)])
-              for index, entry in enumerate(series)}
+    colour = {
+        entry["key"]: (colours or {}).get(entry["key"], PALETTE[index % len(PALETTE)])
+        for index, entry in enumerate(series)
+    }
     for entry in series:
-        chart.legend.append({"key": entry["key"], "label": entry["label"], "colour": colour[entry["key"]],
-                             "dashed": False})
+        chart.legend.append(
+            {"key": entry["key"], "label": entry["label"], "colour": colour[entry["key"]], "dashed": False}
+        )
     totals = [sum(entry["per_day"][day] for entry in series) for day in range(len(dates))]
     chart.empty = not any(totals)
     plot, ceiling, slot = _frame(chart, max(totals, default=0), integer=True)
@@ -91,11 +94,16 @@ def stacked_bars(id, title, description, dates, series, colours=None):
             if not count:
                 continue
             top, bottom = _y(plot, base + count, ceiling), _y(plot, base, ceiling)
-            chart.bars.append({
-                "x": round(plot["left"] + slot * day + (slot - width) / 2, 1), "y": top,
-                "width": width, "height": round(bottom - top, 1), "colour": colour[entry["key"]],
-                "title": f"{date}: {entry['label']} {count}",
-            })
+            chart.bars.append(
+                {
+                    "x": round(plot["left"] + slot * day + (slot - width) / 2, 1),
+                    "y": top,
+                    "width": width,
+                    "height": round(bottom - top, 1),
+                    "colour": colour[entry["key"]],
+                    "title": f"{date}: {entry['label']} {count}",
+                }
+            )
             base += count
     chart.table_head = ["Day", *(entry["label"] for entry in series), "Total"]
     chart.table_rows = [
@@ -111,8 +119,14 @@ def lines(id, title, description, dates, series, unit):
     chart.empty = not values
     plot, ceiling, slot = _frame(chart, max(values, default=0), integer=False)
     for entry in series:
-        chart.legend.append({"key": entry["label"], "label": entry["label"], "colour": entry["colour"],
-                             "dashed": entry["dashed"]})
+        chart.legend.append(
+            {
+                "key": entry["label"],
+                "label": entry["label"],
+                "colour": entry["colour"],
+                "dashed": entry["dashed"],
+            }
+        )
         # A day without a value breaks the line: it is drawn as segments of consecutive days.
         segments, points = [[]], []
         for day, value in enumerate(entry["values"]):
@@ -120,13 +134,26 @@ def lines(id, title, description, dates, series, unit):
                 segments.append([])
                 continue
             x = round(plot["left"] + slot * (day + 0.5), 1)
-            point = {"x": x, "y": _y(plot, value, ceiling), "title": f"{dates[day]}: {entry['label']} {value:g} {unit}"}
+            point = {
+                "x": x,
+                "y": _y(plot, value, ceiling),
+                "title": f"{dates[day]}: {entry['label']} {value:g} {unit}",
+            }
             points.append(point)
             segments[-1].append(point)
-        chart.lines.append({
-            "segments": [" ".join(f"{p['x']},{p['y']}" for p in segment) for segment in segments if len(segment) > 1],
-            "dots": points, "colour": entry["colour"], "dashed": entry["dashed"], "title": entry["label"],
-        })
+        chart.lines.append(
+            {
+                "segments": [
+                    " ".join(f"{p['x']},{p['y']}" for p in segment)
+                    for segment in segments
+                    if len(segment) > 1
+                ],
+                "dots": points,
+                "colour": entry["colour"],
+                "dashed": entry["dashed"],
+                "title": entry["label"],
+            }
+        )
     chart.table_head = ["Day", *(entry["label"] for entry in series)]
     chart.table_rows = [
         [date, *("—" if entry["values"][day] is None else f"{entry['values'][day]:g}" for entry in series)]
@@ -142,35 +169,73 @@ def charts(report):
     latency = []
     for index, provider in enumerate(report["provider_response_ms"]):
         colour = PALETTE[index % len(PALETTE)]
-        latency.append({"label": f"{provider['label']} median", "values": provider["median"], "dashed": False,
-                        "colour": colour})
-        latency.append({"label": f"{provider['label']} 95th percentile", "values": provider["p95"],
-                        "dashed": True, "colour": colour})
-    refusals = stacked_bars("refusals", "Refusals per day by reason",
-                            "Each bar is a day's refused sign-ins, one colour per reason; each reason's "
-                            "sentence and fix are listed under the chart.",
-                            dates, report["refusals"])
-    ended = stacked_bars("sessions-ended", "Sessions ended by the recheck and by back-channel logout",
-                         "Each bar is a day's sessions ended after sign-in, one colour per reason (a "
-                         "reason starting app_token: is a person's app tokens revoked for it).",
-                         dates, report["sessions_ended"])
+        latency.append(
+            {
+                "label": f"{provider['label']} median",
+                "values": provider["median"],
+                "dashed": False,
+                "colour": colour,
+            }
+        )
+        latency.append(
+            {
+                "label": f"{provider['label']} 95th percentile",
+                "values": provider["p95"],
+                "dashed": True,
+                "colour": colour,
+            }
+        )
+    refusals = stacked_bars(
+        "refusals",
+        "Refusals per day by reason",
+        "Each bar is a day's refused sign-ins, one colour per reason; each reason's "
+        "sentence and fix are listed under the chart.",
+        dates,
+        report["refusals"],
+    )
+    ended = stacked_bars(
+        "sessions-ended",
+        "Sessions ended by the recheck and by back-channel logout",
+        "Each bar is a day's sessions ended after sign-in, one colour per reason (a "
+        "reason starting app_token: is a person's app tokens revoked for it).",
+        dates,
+        report["sessions_ended"],
+    )
     for chart, entries in ((refusals, report["refusals"]), (ended, report["sessions_ended"])):
         chart.reasons = [{**entry, "colour": item["colour"]} for entry, item in zip(entries, chart.legend)]
     return [
-        stacked_bars("outcome", "Sign-ins per day by outcome",
-                     "Each bar is a day's sign-ins: signed in below, refused on top.",
-                     dates, sign_ins["by_outcome"], OUTCOME_COLOURS),
-        stacked_bars("way-in", "Sign-ins per day by way in",
-                     "Each bar is a day's sign-ins, one colour per provider or method.",
-                     dates, sign_ins["by_way_in"]),
+        stacked_bars(
+            "outcome",
+            "Sign-ins per day by outcome",
+            "Each bar is a day's sign-ins: signed in below, refused on top.",
+            dates,
+            sign_ins["by_outcome"],
+            OUTCOME_COLOURS,
+        ),
+        stacked_bars(
+            "way-in",
+            "Sign-ins per day by way in",
+            "Each bar is a day's sign-ins, one colour per provider or method.",
+            dates,
+            sign_ins["by_way_in"],
+        ),
         refusals,
-        lines("latency", "Token request response time per provider (milliseconds)",
-              "Per day, the median (solid line) and the 95th percentile (dashed) of how long each "
-              "provider took to answer the sign-in's token request.",
-              dates, latency, "ms"),
+        lines(
+            "latency",
+            "Token request response time per provider (milliseconds)",
+            "Per day, the median (solid line) and the 95th percentile (dashed) of how long each "
+            "provider took to answer the sign-in's token request.",
+            dates,
+            latency,
+            "ms",
+        ),
         ended,
-        stacked_bars("key-rotations", "Keys the provider rotated",
-                     "Each bar is a day's key rotations seen: a refetch of the provider's keys that found "
-                     "a new key id.",
-                     dates, report["key_rotations"]),
+        stacked_bars(
+            "key-rotations",
+            "Keys the provider rotated",
+            "Each bar is a day's key rotations seen: a refetch of the provider's keys that found "
+            "a new key id.",
+            dates,
+            report["key_rotations"],
+        ),
     ]

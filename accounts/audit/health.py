@@ -90,11 +90,15 @@ def report(days, now=None):
             "by_outcome": series.list("outcome", order=list(OUTCOME_LABELS)),
             "by_way_in": series.list("way_in"),
         },
-        "refusals": [_explained(entry, series.providers.get(("refusal", entry["key"]), {}), labels)
-                     for entry in series.list("refusal")],
+        "refusals": [
+            _explained(entry, series.providers.get(("refusal", entry["key"]), {}), labels)
+            for entry in series.list("refusal")
+        ],
         "provider_response_ms": response_times(times, dates, labels),
-        "sessions_ended": [_ended(entry, series.providers.get(("ended", entry["key"]), {}), labels)
-                           for entry in series.list("ended")],
+        "sessions_ended": [
+            _ended(entry, series.providers.get(("ended", entry["key"]), {}), labels)
+            for entry in series.list("ended")
+        ],
         "key_rotations": series.list("keys"),
     }
 
@@ -151,7 +155,12 @@ class _Series:
 def _file(series, row, labels):
     """Count one group of history rows in the series it belongs to."""
     day, outcome, method, provider, reason, count = (
-        row["day"], row["outcome"], row["method"], row["provider"], row["reason"], row["count"]
+        row["day"],
+        row["outcome"],
+        row["method"],
+        row["provider"],
+        row["reason"],
+        row["count"],
     )
     if method == SignInEvent.Method.KEYS:
         series.add("keys", provider, labels.get(provider, provider), day, count)
@@ -173,7 +182,9 @@ def _file(series, row, labels):
 def way_in(method, provider, labels):
     """The key and label of a way in: each provider on its own, else the method."""
     if method == SignInEvent.Method.OIDC:
-        return f"oidc:{provider}", labels.get(provider, provider) if provider else "OpenID Connect (no provider)"
+        return f"oidc:{provider}", labels.get(
+            provider, provider
+        ) if provider else "OpenID Connect (no provider)"
     label = SignInEvent.Method(method).label if method in SignInEvent.Method.values else method
     return method, label
 
@@ -181,7 +192,9 @@ def way_in(method, provider, labels):
 def _explained(entry, providers_seen, labels, reason=None, app_tokens=False):
     """A reason's series with its sentence (naming the provider most of its rows came from) and fix."""
     provider = min(providers_seen.items(), key=lambda item: (-item[1], item[0]))[0] if providers_seen else ""
-    sentence, fix = explain(reason or entry["key"], labels.get(provider, provider) or "the provider", app_tokens)
+    sentence, fix = explain(
+        reason or entry["key"], labels.get(provider, provider) or "the provider", app_tokens
+    )
     return {**entry, "sentence": sentence, "fix": fix}
 
 
@@ -203,12 +216,15 @@ def response_times(groups, dates, labels):
     index = {day: position for position, day in enumerate(dates)}
     found = {}
     for (day, provider), values in groups.items():
-        entry = found.setdefault(provider, {
-            "key": provider,
-            "label": labels.get(provider, provider),
-            **{name: [None] * len(dates) for name in PERCENTILES},
-            "count": [0] * len(dates),
-        })
+        entry = found.setdefault(
+            provider,
+            {
+                "key": provider,
+                "label": labels.get(provider, provider),
+                **{name: [None] * len(dates) for name in PERCENTILES},
+                "count": [0] * len(dates),
+            },
+        )
         for name in PERCENTILES:
             entry[name][index[day]] = round(values[name], 3)
         entry["count"][index[day]] = values["count"]
@@ -226,8 +242,10 @@ def percentile_groups(rows):
 def _percentiles_postgresql(timed):
     groups = (
         timed.values("day", "provider")
-        .annotate(count=Count("*"), **{name: PercentileCont("provider_ms", fraction)
-                                       for name, fraction in PERCENTILES.items()})
+        .annotate(
+            count=Count("*"),
+            **{name: PercentileCont("provider_ms", fraction) for name, fraction in PERCENTILES.items()},
+        )
         .order_by()
     )
     return {(group["day"], group["provider"]): group for group in groups}
@@ -254,9 +272,10 @@ def percentiles_by_rank(timed):
         picked.setdefault((row["day"], row["provider"], row["size"]), {})[row["rank"]] = row["provider_ms"]
     groups = {}
     for (day, provider, size), values in picked.items():
-        groups[(day, provider)] = {"count": size, **{
-            name: _interpolate(values, (size - 1) * fraction) for name, fraction in PERCENTILES.items()
-        }}
+        groups[(day, provider)] = {
+            "count": size,
+            **{name: _interpolate(values, (size - 1) * fraction) for name, fraction in PERCENTILES.items()},
+        }
     return groups
 
 

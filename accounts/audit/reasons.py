@@ -53,19 +53,20 @@ FIXES = {
     "the provider, and the provider's code lifetime.",
     "client_rejected": "Check OIDC_CLIENT_ID and OIDC_CLIENT_SECRET, and OIDC_TOKEN_ENDPOINT_AUTH_METHOD "
     "against the client's authentication method at the provider.",
-    "bad_response": "The log line has the detail; python manage.py oidc_doctor checks the provider's answers.",
+    "bad_response": "The log line has the detail; python manage.py oidc_doctor checks the provider's "
+    "answers.",
     "invalid_token": "The log line names the check that failed (docs/security.md); a clock difference "
     "beyond OIDC_LEEWAY_SECONDS or the wrong OIDC_CLIENT_ID are the usual causes.",
     "userinfo_mismatch": "A provider fault or an attack: read the log line, then the provider's logs.",
     "email_unverified": "On Authentik 2025.10 or newer: add a scope mapping for the 'email' scope that "
-    "returns \"email_verified\": True and select it on the provider instead of the default one "
+    'returns "email_verified": True and select it on the provider instead of the default one '
     "(docs/authentik.md, step 3). Elsewhere the person verifies their address at the provider.",
     "registration_closed": "Create the person's account with their email address in the admin, or allow "
     "registration (OIDC_ALLOW_REGISTRATION).",
     "account_linked_elsewhere": "If the person's account at the provider was replaced, unlink the old "
     "identity from the account in the admin.",
-    "admin_email_link": "The administrator signs in with a password or a sign-in link and uses \"Link "
-    "another sign-in\" on their profile.",
+    "admin_email_link": 'The administrator signs in with a password or a sign-in link and uses "Link '
+    'another sign-in" on their profile.',
     "email_linking_off": "The person signs in to the existing account and links the provider from the "
     "profile, or set OIDC_EMAIL_LINKING=true.",
     "ambiguous_email": "Give the accounts that share the address different ones in the admin.",
@@ -91,7 +92,8 @@ FIXES = {
     "authentication method): every rechecked session ends until they are right.",
     "recheck_no_role": "Nothing, if the person left the groups on purpose; otherwise add them back to a "
     "group that grants a role.",
-    "recheck_invalid": "The log line names the failed check; python manage.py oidc_doctor checks the provider.",
+    "recheck_invalid": "The log line names the failed check; python manage.py oidc_doctor checks the "
+    "provider.",
     "recheck_unreachable": "The provider was down longer than OIDC_SESSION_RECHECK_GRACE_SECONDS: check "
     "its health, or raise the grace period.",
     "recheck_unavailable": "Allow the offline_access scope for this site at the provider "
@@ -110,7 +112,9 @@ SENTENCES = {
 
 _DESCRIBED = {}
 
-UNKNOWN_FIX = "No description is registered for this reason; the rows' detail column in the sign-in history says more."
+UNKNOWN_FIX = (
+    "No description is registered for this reason; the rows' detail column in the sign-in history says more."
+)
 
 
 def describe(reason, sentence, fix):
@@ -125,6 +129,8 @@ def explain(reason, provider_label="the provider", app_tokens=False):
     """
     if reason in _DESCRIBED:
         return _DESCRIBED[reason]
-    sentence = (APP_TOKEN_ENDINGS if app_tokens and reason in APP_TOKEN_ENDINGS else SENTENCES).get(reason, "")
+    sentence = (APP_TOKEN_ENDINGS if app_tokens and reason in APP_TOKEN_ENDINGS else SENTENCES).get(
+        reason, ""
+    )
     sentence = sentence.format(provider=provider_label, error="its error code", minutes=window_minutes())
     return sentence[:1].upper() + sentence[1:], FIXES.get(reason, UNKNOWN_FIX)

@@ -47,7 +47,9 @@ def locked():
 def forget(first_day, last_day):
     """Drop the summaries of the days from ``first_day`` to ``last_day`` (whatever time zone):
     call it inside ``locked`` with the deletion of history rows of those days."""
-    SignInDay.objects.filter(day__gte=first_day - timedelta(days=1), day__lte=last_day + timedelta(days=1)).delete()
+    SignInDay.objects.filter(
+        day__gte=first_day - timedelta(days=1), day__lte=last_day + timedelta(days=1)
+    ).delete()
 
 
 def ensure(days, time_zone, summarise):
@@ -69,14 +71,23 @@ def ensure(days, time_zone, summarise):
         made = {day: SignInDay(day=day, time_zone=time_zone) for day in missing}
         SignInDay.objects.bulk_create(made.values())  # sets their primary keys
         SignInDayCount.objects.bulk_create(
-            SignInDayCount(summary=made[row["day"]], **{name: row[name] for name in
-                                                        ("outcome", "method", "provider", "reason", "count")})
-            for row in counts if row["day"] in made
+            SignInDayCount(
+                summary=made[row["day"]],
+                **{name: row[name] for name in ("outcome", "method", "provider", "reason", "count")},
+            )
+            for row in counts
+            if row["day"] in made
         )
         SignInDayTime.objects.bulk_create(
-            SignInDayTime(summary=made[day], provider=provider, count=values["count"],
-                          median=values["median"], p95=values["p95"])
-            for (day, provider), values in times.items() if day in made
+            SignInDayTime(
+                summary=made[day],
+                provider=provider,
+                count=values["count"],
+                median=values["median"],
+                p95=values["p95"],
+            )
+            for (day, provider), values in times.items()
+            if day in made
         )
 
 
@@ -87,9 +98,8 @@ def _missing(days, time_zone):
 
 def counts(days, time_zone):
     """The summarised days' counts, as the report's grouped count query answers them."""
-    return (
-        SignInDayCount.objects.filter(summary__time_zone=time_zone, summary__day__in=days)
-        .values("outcome", "method", "provider", "reason", "count", day=F("summary__day"))
+    return SignInDayCount.objects.filter(summary__time_zone=time_zone, summary__day__in=days).values(
+        "outcome", "method", "provider", "reason", "count", day=F("summary__day")
     )
 
 

@@ -39,7 +39,9 @@ def _page(request):
     }
     if days is None:
         logger.warning("sign-in health refused: days=%r", request.GET.get("days", "")[:20])
-        return TemplateResponse(request, "admin/sign_in_health.html", {**context, "error": BAD_DAYS}, status=400)
+        return TemplateResponse(
+            request, "admin/sign_in_health.html", {**context, "error": BAD_DAYS}, status=400
+        )
     report = health.report(days)
     context.update(report=report, charts=charts.charts(report))
     return TemplateResponse(request, "admin/sign_in_health.html", context)

@@ -16,6 +16,8 @@ from accounts.audit import health
 from accounts.models import Role, SignInDay, SignInEvent, User
 from devices import tokens
 from tests.accounts.audit.history import make_history
+from tests.accounts.oidc import test_refusals as refusal_matrix
+from tests.conftest import messages_of, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +55,22 @@ def by_key(series):
 
 
 # What make_history's sign-ins add up to, per period.
-SIGN_INS = {7: {"success": 10, "refused": 10}, 30: {"success": 11, "refused": 11}, 90: {"success": 12, "refused": 12}}
+SIGN_INS = {
+    7: {"success": 10, "refused": 10},
+    30: {"success": 11, "refused": 11},
+    90: {"success": 12, "refused": 12},
+}
 WAYS_IN_90 = {"oidc:authentik": 13, "password": 4, "device": 2, "link": 2, "token": 2, "api": 1}
 REFUSALS_7 = {
-    "invalid_credentials": 2, "email_unverified": 1, "no_role": 1, "link_invalid": 1, "state_unknown": 1,
-    "provider_denied": 1, "client_rejected": 1, "device_denied": 1, "password_disabled": 1,
+    "invalid_credentials": 2,
+    "email_unverified": 1,
+    "no_role": 1,
+    "link_invalid": 1,
+    "state_unknown": 1,
+    "provider_denied": 1,
+    "client_rejected": 1,
+    "device_denied": 1,
+    "password_disabled": 1,
 }
 
 
@@ -89,14 +102,19 @@ def test_json_counts_what_the_history_holds_for_the_period(history, admin, days)
     }
     assert "your app tokens on this site have been revoked" in ended["app_token:provider_ended"]["sentence"]
     assert "your session here has ended" in ended["provider_ended"]["sentence"]
-    assert [(entry["key"], entry["per_day"][today]) for entry in report["key_rotations"]] == [("authentik", 1)]
+    assert [(entry["key"], entry["per_day"][today]) for entry in report["key_rotations"]] == [
+        ("authentik", 1)
+    ]
 
 
 def test_each_reason_comes_with_the_sentence_the_person_read_and_the_fix(history, admin):
     refusals = by_key(admin.get(API, {"days": 7}).json()["refusals"])
     unverified = refusals["email_unverified"]
     assert unverified["sentence"].startswith("Authentik says your email address is not verified")
-    assert "scope mapping for the 'email' scope" in unverified["fix"] and "docs/authentik.md" in unverified["fix"]
+    assert (
+        "scope mapping for the 'email' scope" in unverified["fix"]
+        and "docs/authentik.md" in unverified["fix"]
+    )
     assert refusals["invalid_credentials"]["sentence"] == "The username or password is incorrect."
     assert refusals["device_denied"]["sentence"] == "The device was denied: it gets no access."
     assert all(entry["sentence"] and entry["fix"] for entry in refusals.values())
@@ -114,10 +132,16 @@ def test_response_times_are_the_median_and_95th_percentile_of_the_days_token_req
     report = admin.get(API, {"days": 30}).json()
     (authentik,) = report["provider_response_ms"]
     for days_ago, count in ((0, 5), (2, 3), (9, 2)):
-        start = timezone.make_aware(datetime.combine(timezone.localdate() - timedelta(days=days_ago), time.min))
-        values = list(SignInEvent.objects.filter(
-            created_at__gte=start, created_at__lt=start + timedelta(days=1), provider_ms__isnull=False,
-        ).values_list("provider_ms", flat=True))
+        start = timezone.make_aware(
+            datetime.combine(timezone.localdate() - timedelta(days=days_ago), time.min)
+        )
+        values = list(
+            SignInEvent.objects.filter(
+                created_at__gte=start,
+                created_at__lt=start + timedelta(days=1),
+                provider_ms__isnull=False,
+            ).values_list("provider_ms", flat=True)
+        )
         index = day_index(report, days_ago)
         assert authentik["count"][index] == len(values) == count
         assert authentik["median"][index] == pytest.approx(statistics.median(values), abs=0.001)
@@ -127,7 +151,8 @@ def test_response_times_are_the_median_and_95th_percentile_of_the_days_token_req
 
 def timed_rows(provider, values, day):
     SignInEvent.objects.bulk_create(
-        SignInEvent(method="oidc", outcome="success", provider=provider, provider_ms=value) for value in values
+        SignInEvent(method="oidc", outcome="success", provider=provider, provider_ms=value)
+        for value in values
     )
     SignInEvent.objects.filter(provider=provider).update(
         created_at=timezone.make_aware(datetime.combine(day, time(10)))
@@ -145,10 +170,14 @@ def test_percentiles_interpolate_between_the_closest_values(how):
     if how == "database":  # percentile_cont on PostgreSQL, ranks elsewhere
         groups = health.percentile_groups(rows)
     else:
-        groups = health.percentiles_by_rank(rows.filter(provider_ms__isnull=False).annotate(day=TruncDate("created_at")))
+        groups = health.percentiles_by_rank(
+            rows.filter(provider_ms__isnull=False).annotate(day=TruncDate("created_at"))
+        )
     yesterday = today - timedelta(days=1)
-    assert {key: (group["count"], round(group["median"], 6), round(group["p95"], 6))
-            for key, group in groups.items()} == {
+    assert {
+        key: (group["count"], round(group["median"], 6), round(group["p95"], 6))
+        for key, group in groups.items()
+    } == {
         (today, "many"): (20, 10.5, 19.05),
         (today, "one"): (1, 5.0, 5.0),
         (today, "two"): (2, 1.5, 1.95),
@@ -156,8 +185,9 @@ def test_percentiles_interpolate_between_the_closest_values(how):
     }
 
 
-def test_a_look_is_five_small_queries_once_the_days_are_summarised(history, django_assert_max_num_queries,
-                                                                    django_assert_num_queries):
+def test_a_look_is_five_small_queries_once_the_days_are_summarised(
+    history, django_assert_max_num_queries, django_assert_num_queries
+):
     with django_assert_max_num_queries(20) as first:  # the days that are over are summarised, once
         cold = health.report(90)
     grouped = [q["sql"].upper() for q in first.captured_queries if "ACCOUNTS_SIGNINEVENT" in q["sql"].upper()]
@@ -166,8 +196,12 @@ def test_a_look_is_five_small_queries_once_the_days_are_summarised(history, djan
     with django_assert_num_queries(5) as second:
         warm = health.report(90)
     assert warm == cold
-    grouped = [q["sql"].upper() for q in second.captured_queries if "ACCOUNTS_SIGNINEVENT" in q["sql"].upper()]
-    assert len(grouped) == 2 and "PERCENTILE_CONT" in grouped[1] if connection.vendor == "postgresql" else True
+    grouped = [
+        q["sql"].upper() for q in second.captured_queries if "ACCOUNTS_SIGNINEVENT" in q["sql"].upper()
+    ]
+    assert (
+        len(grouped) == 2 and "PERCENTILE_CONT" in grouped[1] if connection.vendor == "postgresql" else True
+    )
 
 
 def test_summaries_follow_deletions_by_pruning_and_in_the_admin(history, admin):
@@ -179,10 +213,17 @@ def test_summaries_follow_deletions_by_pruning_and_in_the_admin(history, admin):
     root = User.objects.get(username="root")
     User.objects.filter(pk=root.pk).update(is_superuser=True)
     two_days_ago = timezone.localdate() - timedelta(days=2)
-    doomed = SignInEvent.objects.filter(created_at__date=two_days_ago, method="token").values_list("pk", flat=True)
-    response = admin.post("/admin/accounts/signinevent/", {
-        "action": "delete_selected", "_selected_action": list(doomed), "post": "yes",
-    })
+    doomed = SignInEvent.objects.filter(created_at__date=two_days_ago, method="token").values_list(
+        "pk", flat=True
+    )
+    response = admin.post(
+        "/admin/accounts/signinevent/",
+        {
+            "action": "delete_selected",
+            "_selected_action": list(doomed),
+            "post": "yes",
+        },
+    )
     assert response.status_code == 302 and len(doomed) == 2
     after = admin.get(API, {"days": 90}).json()
     assert {e["key"]: e["total"] for e in after["sign_ins"]["by_outcome"]} == {"success": 10, "refused": 10}
@@ -200,7 +241,9 @@ def test_pruning_keeps_working_and_the_report_follows(history, admin):
 def test_a_bad_days_is_a_400_naming_it(admin, days):
     response = admin.get(API, {"days": days})
     assert response.status_code == 400
-    assert response.json() == {"detail": "days must be 7, 30 or 90 (the number of days the report covers, ending today)."}
+    assert response.json() == {
+        "detail": "days must be 7, 30 or 90 (the number of days the report covers, ending today)."
+    }
     page = admin.get(PAGE, {"days": days})
     assert page.status_code == 400 and "days must be 7, 30 or 90" in page.content.decode()
 
@@ -277,7 +320,9 @@ def test_a_day_is_summarised_only_once_sign_ins_stamped_before_midnight_have_lan
         refused_at(midnight - timedelta(hours=1))
         assert totals(health.report(7))[yesterday] == 1
         refused_at(midnight - timedelta(seconds=1))  # stamped before midnight, committed after
-        assert totals(health.report(7))[yesterday] == 2 and not SignInDay.objects.filter(day=yesterday).exists()
+        assert (
+            totals(health.report(7))[yesterday] == 2 and not SignInDay.objects.filter(day=yesterday).exists()
+        )
     with time_machine.travel(midnight + timedelta(minutes=11), tick=False):
         assert totals(health.report(7))[yesterday] == 2 and SignInDay.objects.filter(day=yesterday).exists()
 
@@ -292,3 +337,17 @@ def test_days_are_the_sites_calendar_days(settings):
     assert report["time_zone"] == "Pacific/Auckland"
     assert totals(report)[today.isoformat()] == 1
     assert totals(report)[(today - timedelta(days=1)).isoformat()] == 1
+
+
+@pytest.mark.parametrize("case", refusal_matrix.MATRIX)
+def test_each_policy_refusal_is_counted_with_the_sentence_the_person_read(case, client, authentik, settings):
+    setup, _ = refusal_matrix.MATRIX[case]
+    person, changes = setup(client, authentik, settings)
+    if changes.pop("_subject", None):
+        authentik.subjects[person] = "impostor-subject"
+    SignInEvent.objects.all().delete()  # what the setup signed in
+    response = sign_in(client, authentik, person, **changes)
+    (shown,) = messages_of(client.get(response["Location"]))
+    (refusal,) = health.report(7)["refusals"]
+    assert (refusal["key"], refusal["total"]) == (refusal_matrix.REASONS.get(case, case), 1)
+    assert refusal["sentence"] == shown and refusal["fix"]

@@ -20,14 +20,18 @@ def test_a_sign_in_records_how_long_the_token_request_took(client, idp):
     assert SignInEvent.objects.get().provider_ms > 0
 
 
-@pytest.mark.parametrize("person, token_error, reason", [
-    ("dave", None, "email_unverified"),
-    ("bob", (401, {"error": "invalid_client"}), "client_rejected"),
-    ("bob", (400, {"error": "invalid_grant"}), "code_rejected"),
-    ("bob", (503, {}), "provider_unreachable"),
-])
-def test_a_refusal_after_the_provider_answered_keeps_its_response_time(client, authentik, person, token_error,
-                                                                      reason):
+@pytest.mark.parametrize(
+    "person, token_error, reason",
+    [
+        ("dave", None, "email_unverified"),
+        ("bob", (401, {"error": "invalid_client"}), "client_rejected"),
+        ("bob", (400, {"error": "invalid_grant"}), "code_rejected"),
+        ("bob", (503, {}), "provider_unreachable"),
+    ],
+)
+def test_a_refusal_after_the_provider_answered_keeps_its_response_time(
+    client, authentik, person, token_error, reason
+):
     authentik.token_error = token_error
     sign_in(client, authentik, person)
     refused = SignInEvent.objects.get()
@@ -39,7 +43,8 @@ def test_no_answer_no_response_time(client, authentik, requests_mock):
     sign_in(client, authentik, "bob")
     Client().get("/api/oauth/openid?state=forged&code=x")
     assert sorted(SignInEvent.objects.values_list("reason", "provider_ms")) == [
-        ("provider_timeout", None), ("state_unknown", None),
+        ("provider_timeout", None),
+        ("state_unknown", None),
     ]
 
 
@@ -51,9 +56,13 @@ def test_back_channel_logout_records_each_session_it_ends(idp):
     assert Client().post("/api/oauth/backchannel-logout", {"logout_token": token}).status_code == 200
     ended = SignInEvent.objects.filter(outcome=SignInEvent.Outcome.ENDED)
     carol = User.objects.get(username="carol")
-    assert sorted(ended.values_list("user", "method", "reason", "provider", "subject")) == [
-        (carol.pk, "oidc", "backchannel_logout", idp.profile, idp.subject("carol")),
-    ] * 2
+    assert (
+        sorted(ended.values_list("user", "method", "reason", "provider", "subject"))
+        == [
+            (carol.pk, "oidc", "backchannel_logout", idp.profile, idp.subject("carol")),
+        ]
+        * 2
+    )
     # A replayed token, and one for nobody signed in here, end nothing and record nothing.
     Client().post("/api/oauth/backchannel-logout", {"logout_token": token})
     Client().post("/api/oauth/backchannel-logout", {"logout_token": logout_token(idp, "alice")})
@@ -68,7 +77,11 @@ def test_a_rotated_key_is_recorded_once(client, authentik):
     sign_in(Client(), authentik, "alice")  # key-2 is known now: no refetch
     rotation = SignInEvent.objects.get(method=SignInEvent.Method.KEYS)
     assert (rotation.outcome, rotation.reason, rotation.provider, rotation.detail, rotation.user) == (
-        "changed", "key_rotated", authentik.profile, "new key id(s): key-2", None,
+        "changed",
+        "key_rotated",
+        authentik.profile,
+        "new key id(s): key-2",
+        None,
     )
     assert SignInEvent.objects.filter(outcome="success").count() == 3
 
@@ -89,5 +102,7 @@ def test_a_recheck_that_finds_its_session_gone_records_why(client, authentik, se
         assert client.get("/")["Location"] == "/login?local=1"
     ended = SignInEvent.objects.get(reason="session_gone")
     assert (ended.user.username, ended.provider, ended.detail) == (
-        "carol", authentik.profile, "the session is no longer indexed",
+        "carol",
+        authentik.profile,
+        "the session is no longer indexed",
     )
