@@ -1,26 +1,8 @@
 """The sign-in history: one row per attempt, written where the attempt ends."""
 
-import ipaddress
-
-from django.conf import settings
-
+from accounts.addresses import client_address
 from accounts.models import SignInEvent
 from romm_site import rows
-
-
-def client_address(request):
-    """The address the request came from.
-
-    Behind a trusted proxy (``TRUST_PROXY_HEADERS``) that is the last X-Forwarded-For entry,
-    the one the proxy itself appended; earlier entries are whatever the client sent.
-    """
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _text(value, limit):

@@ -3,33 +3,18 @@
 Three counters, each starting at the first attempt and expiring ``LOGIN_FAILURE_WINDOW_SECONDS``
 later: one per (account, address), so a stranger elsewhere cannot lock the owner out; one per
 account across all addresses, a higher ceiling against a spread-out guessing campaign; and one per
-address, whatever the account. IPv6 addresses count by their /64, which one client usually holds.
+address, whatever the account. IPv6 addresses count by their /64 (``accounts.addresses``).
 The counters are incremented atomically (``cache.add`` + ``cache.incr``) before the password is
 checked, so simultaneous guesses cannot all slip under the limit. With several processes the cache
 must be shared (``CACHE_URL`` pointing at Redis).
 """
 
 import hashlib
-import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.history import client_address
-
-
-def address_group(request):
-    """The client's address, or its /64 network for IPv6."""
-    address = client_address(request) or "-"
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        if parsed.ipv4_mapped:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+from accounts.addresses import address_bucket
 
 
 def _digest(value):
@@ -39,7 +24,7 @@ def _digest(value):
 def _counters(request, username):
     """``[(key, limit), ...]``: the pair, the account and the address counters."""
     account = _digest((username or "").strip().lower())
-    address = _digest(address_group(request))
+    address = _digest(address_bucket(request))
     # In this order: an attempt refused by one counter is not added to the next, so one address
     # adds at most LOGIN_FAILURES_PER_ACCOUNT to the account-wide count.
     return [

@@ -124,3 +124,28 @@ def test_the_start_script_deletes_expired_sessions_and_old_history(site):
         time.sleep(1)
     assert state == "False ['seeded-recent']"
     assert "Deleted 1 sign-in history row(s) older than 90 days." in site.read_log()
+
+
+# --- per-address limits -----------------------------------------------------------------------
+def within_one_minute():
+    """The app endpoints count per calendar minute: start early enough in one."""
+    while time.time() % 60 > 45:
+        time.sleep(1)
+
+
+def test_app_endpoint_limits_count_one_ipv6_64_as_one_client(site):
+    within_one_minute()
+
+    def exchange(address):
+        return requests.post(f"{site.url}/api/client-tokens/exchange", json={"code": "ABCD-EFGH"}, timeout=10,
+                             headers=from_address(address)).status_code
+
+    assert [exchange(f"2001:db8:7:7:{n:x}::1") for n in range(1, 7)] == [400] * 5 + [429]
+    assert exchange("2001:db8:7:8::1") == 400  # the next /64 is another client
+    init = {"client_device_identifier": "d", "name": "Deck", "client": "grout", "requested_scopes": ["me.read"]}
+    started = [
+        requests.post(f"{site.url}/api/auth/device/init", json=init, timeout=10,
+                      headers=from_address(f"2001:db8:7:9::{n:x}")).status_code
+        for n in range(1, 12)
+    ]
+    assert started == [201] * 10 + [429]
