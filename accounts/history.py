@@ -1,5 +1,9 @@
-"""The sign-in history: one row per attempt, written where the attempt ends."""
+"""The sign-in history: one row per attempt, written where the attempt ends.
 
+Refusals of people not signed in are bounded per client (``accounts.refusals``).
+"""
+
+from accounts import refusals
 from accounts.addresses import client_address
 from accounts.models import SignInEvent
 from romm_site import rows
@@ -12,6 +16,12 @@ def _text(value, limit):
 
 def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject=""):
     """Write one history row (nothing listens for it: ``romm_site.rows`` writes it)."""
+    if outcome == SignInEvent.Outcome.REFUSED and refusals.bounded(request):
+        verdict = refusals.verdict(request)
+        if verdict == refusals.DROP:
+            return
+        if verdict == refusals.SUMMARY:
+            reason, detail = refusals.SUMMARY_REASON, refusals.summary(reason)
     rows.insert(SignInEvent, {
         "user": user.pk if user is not None and user.pk else None,
         "username": _text(username or (user.username if user is not None else ""), 150),

@@ -14,6 +14,7 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts import counters
 from accounts.addresses import address_bucket
 
 
@@ -35,18 +36,7 @@ def _counters(request, username):
 
 
 def _increment(key):
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        return 1
-    if count == 1:
-        # Redis creates a key that expired between Django's existence check and INCR without a
-        # lifetime; give it the window, so no counter outlives it.
-        cache.touch(key, window)
-    return count
+    return counters.increment(key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def attempt(request, username):

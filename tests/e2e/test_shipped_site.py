@@ -6,6 +6,7 @@ it. The cleanup the start script schedules runs. Per-address limits count an IPv
 client, and one client's refused attempts fill the sign-in history only up to a bound.
 """
 
+import json
 import re
 import time
 from urllib.parse import urlsplit
@@ -149,3 +150,22 @@ def test_app_endpoint_limits_count_one_ipv6_64_as_one_client(site):
         for n in range(1, 12)
     ]
     assert started == [201] * 10 + [429]
+
+
+# --- the sign-in history's bound ----------------------------------------------------------------
+def test_a_guessing_client_fills_the_history_only_up_to_the_bound(site):
+    for n in range(60):
+        requests.post(f"{site.url}/api/login", auth=("frank", f"wrong-{n}"), headers=from_address("203.0.113.9"),
+                      timeout=10)
+    requests.post(f"{site.url}/api/login", auth=("frank", "wrong"), headers=from_address("203.0.113.10"), timeout=10)
+    rows = json.loads(site.query(
+        "import json; from accounts.models import SignInEvent; "
+        "print(json.dumps(list(SignInEvent.objects.filter(ip_address__startswith='203.0.113.').order_by('pk')"
+        ".values_list('ip_address', 'reason'))))"
+    ))
+    # The default bound: 20 a minute per client, then one row for the rest; another client's count.
+    guesser = [["203.0.113.9", "invalid_credentials"]] * 5 + [["203.0.113.9", "rate_limited"]] * 15
+    assert rows == guesser + [["203.0.113.9", "too_many_refusals"], ["203.0.113.10", "invalid_credentials"]]
+    log = site.read_log()
+    assert "more than 20 refusals from 203.0.113.9 within a minute" in log
+    assert "10 refusals from 203.0.113.9 this minute not recorded one by one" in log
