@@ -172,35 +172,42 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return user
 
     def link_or_create(self, claims, role):
-        """A first sign-in: link to the one account with this verified email, or create one."""
+        """A first sign-in: link to the account whose confirmed email this is, or create one.
+
+        Accounts that typed this address for themselves (unconfirmed; several may have) never
+        link: a provider-verified address outranks them, and they give it up.
+        """
         email = self.usable_email(claims)
         if email and not self.email_is_verified(claims):
             raise SignInError("email_unverified", f"email_verified={claims.get('email_verified')!r}")
-        users = list(self.filter_users_by_claims({"email": email})[:2]) if email else []
-        if len(users) > 1:
-            raise SignInError("ambiguous_email", f"{len(users)} accounts share the email")
-        if users:
-            user = users[0]
+        holders = list(self.filter_users_by_claims({"email": email})) if email else []
+        confirmed = [user for user in holders if user.email_confirmed]
+        squatters = [user for user in holders if not user.email_confirmed]
+        if len(confirmed) > 1:
+            raise SignInError("ambiguous_email", f"{len(confirmed)} accounts share the email")
+        for user in confirmed or squatters:
             if user.is_administrator:
                 # An email address at the provider may be self-typed (enrollment, email changes);
                 # it must never be the key to an administrator's account.
                 raise SignInError("admin_email_link", f"account {user.username!r} is an administrator; not linked")
-            if not self.provider.email_linking:
-                # Emails from this provider are not trusted for accounts: not to join one, nor to
-                # take an address from one.
-                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
-            if not user.email_confirmed:
-                # A provider-verified address outranks one an account typed in for itself.
-                return self.create_user(dict(claims, email=email), role, squatter=user)
-            if user.identities.filter(issuer=claims["iss"]).exists():
-                raise SignInError(
-                    "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
-                )
-            if not self.user_can_authenticate(user):
-                raise SignInError("inactive", f"account {user.username!r} is inactive")
-            logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
-            return user
-        return self.create_user(dict(claims, email=email or ""), role)
+        if holders and not self.provider.email_linking:
+            # Emails from this provider are not trusted for accounts: not to join one, nor to
+            # take an address from one.
+            raise SignInError("email_linking_off", f"account {holders[0].username!r} has the email; not linked")
+        if not confirmed:
+            return self.create_user(dict(claims, email=email or ""), role, squatters=squatters)
+        user = confirmed[0]
+        if user.identities.filter(issuer=claims["iss"]).exists():
+            raise SignInError(
+                "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
+            )
+        if not self.user_can_authenticate(user):
+            raise SignInError("inactive", f"account {user.username!r} is inactive")
+        for squatter in squatters:
+            if not squatter.is_administrator:  # an administrator's address is never taken by email
+                self.release_email(squatter, claims)
+        logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
+        return user
 
     def filter_users_by_claims(self, claims):
         """Accounts whose email is this one, compared as ``accounts.models.email_key`` says."""
@@ -219,14 +226,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
             provider=self.provider.name, subject=str(claims.get("sub", "")),
         )
 
-    def create_user(self, claims, role=None, squatter=None):
+    def create_user(self, claims, role=None, squatters=()):
         """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role.
 
-        ``squatter``: an account holding this email unconfirmed, which gives it up first.
+        ``squatters``: accounts holding this email unconfirmed, which give it up first.
         """
         if not self.provider.allow_registration:
             raise SignInError("registration_closed", "no account matches and registration is off")
-        if squatter is not None:
+        for squatter in squatters:
             self.release_email(squatter, claims)
         user = self.UserModel(
             username=self.get_username(claims),
