@@ -30,6 +30,8 @@ from romm_site import rows
 logger = logging.getLogger(__name__)
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
+# Simultaneous first sign-ins that need one username: each INSERT that loses tries the next free name.
+USERNAME_TRIES = 25
 
 
 class OIDCBackend(OIDCAuthenticationBackend):
@@ -243,9 +245,31 @@ class OIDCBackend(OIDCAuthenticationBackend):
             role=role or Role.VIEWER,
         )
         user.set_unusable_password()
-        user.save()
+        self.insert_with_free_username(user, claims)
         logger.info("OIDC account %r created for %s of %s as %s", user.username, claims["sub"], claims["iss"], user.role)
         return user
+
+    def insert_with_free_username(self, user, claims):
+        """Save the new ``user``; when a simultaneous first sign-in took its username, take the next.
+
+        ``get_username`` reads which names are taken, but first sign-ins that need the same name
+        read it at the same moment on PostgreSQL (SQLite's write lock runs them one after the
+        other): the INSERT that comes second hits the unique username. It is retried in a
+        savepoint, so the sign-in's transaction goes on; the winner's row is committed by then,
+        so ``get_username`` now skips it. Any other conflict (the same person's simultaneous
+        sign-in took the email) goes up to ``get_or_create_user``, which looks again.
+        """
+        for _ in range(USERNAME_TRIES):
+            try:
+                with transaction.atomic():
+                    user.save()
+                return
+            except IntegrityError:
+                if not self.UserModel.objects.filter(username=user.username).exists():
+                    raise
+                taken, user.username = user.username, self.get_username(claims)
+                logger.info("OIDC username %r was taken by a simultaneous sign-in; trying %r", taken, user.username)
+        raise SignInError("conflict", f"no free username after {USERNAME_TRIES} tries")
 
     def get_username(self, claims):
         """A valid username no account uses yet, from the configured claim or a fallback."""
