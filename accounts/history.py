@@ -4,9 +4,9 @@ Refusals of people not signed in are bounded per client (``accounts.refusals``).
 """
 
 from accounts import refusals
-from accounts.addresses import client_address
 from accounts.models import SignInEvent
 from romm_site import rows
+from romm_site.addresses import client_address
 
 
 def _text(value, limit):

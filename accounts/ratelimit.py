@@ -3,7 +3,7 @@
 Three counters, each starting at the first attempt and expiring ``LOGIN_FAILURE_WINDOW_SECONDS``
 later: one per (account, address), so a stranger elsewhere cannot lock the owner out; one per
 account across all addresses, a higher ceiling against a spread-out guessing campaign; and one per
-address, whatever the account. IPv6 addresses count by their /64 (``accounts.addresses``).
+address, whatever the account. IPv6 addresses count by their /64 (``romm_site.addresses``).
 The counters are incremented atomically (``cache.add`` + ``cache.incr``) before the password is
 checked, so simultaneous guesses cannot all slip under the limit. With several processes the cache
 must be shared (``CACHE_URL`` pointing at Redis).
@@ -14,8 +14,8 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import counters
-from accounts.addresses import address_bucket
+from romm_site import counters
+from romm_site.addresses import address_bucket
 
 
 def _digest(value):

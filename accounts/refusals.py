@@ -2,7 +2,7 @@
 
 Anyone can make the site refuse something (a wrong password, a forged sign-in callback, an
 unknown break-glass link) as fast as it answers, and each refusal was a row. From one client
-(``accounts.addresses.address_bucket``: an IPv4 address or an IPv6 /64) the first
+(``romm_site.addresses.address_bucket``: an IPv4 address or an IPv6 /64) the first
 ``SIGNIN_HISTORY_REFUSALS_PER_MINUTE`` refusals within a minute of its first are a row each, so
 the history still shows an attack and how it began; the next one is a row saying that the rest
 of that minute's are counted, not recorded; those are counted in the cache, and the log says how
@@ -15,8 +15,8 @@ import logging
 
 from django.conf import settings
 
-from accounts import counters
-from accounts.addresses import address_bucket
+from romm_site import counters
+from romm_site.addresses import address_bucket
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Per-address request limits for the unauthenticated app endpoints, in the shared cache.
 
-"Address" is ``accounts.addresses.address_bucket``: an IPv4 address or an IPv6 /64, as the
+"Address" is ``romm_site.addresses.address_bucket``: an IPv4 address or an IPv6 /64, as the
 password limits count it.
 
 A counter per (endpoint, address, minute) made with ``cache.add`` and bumped with
@@ -12,7 +12,7 @@ import time
 
 from django.core.cache import cache
 
-from accounts.addresses import address_bucket
+from romm_site.addresses import address_bucket
 
 WINDOW = 60
 

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client, RequestFactory
 
-from accounts.addresses import address_bucket
 from devices.api import EXCHANGES_PER_MINUTE
 from devices.device_api import INITS_PER_MINUTE, POLLS_PER_MINUTE
+from romm_site.addresses import address_bucket
 from tests.devices.helpers import post_json
 
 pytestmark = pytest.mark.django_db
