@@ -18,17 +18,12 @@ from accounts.apiauth import (
     password_refusal,
     refusal,
 )
-from accounts.models import ApiToken, OIDCSession, SignInEvent
+from accounts.models import OIDCSession, SignInEvent
 from accounts.passwords import PasswordRefused, open_session, sign_in_with_password
 from accounts.provider import get_provider, providers
 from accounts.recheck import revoke_at_logout
 from accounts.sessions import forget_session
 from accounts.setup import wizard_open
-from devices.models import ClientToken
-
-
-def revoke_client_token(token):
-    ClientToken.objects.filter(pk=token.pk).update(revoked=True)
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +75,11 @@ def login(request):
 def logout(request):
     """``/api/logout``: ends the session, or revokes the bearer token the request used."""
     access = request.access
-    if access is not None and access.credential == "legacy_bearer":
-        ApiToken.objects.filter(pk=access.token.pk).update(revoked=True)
-        logger.info("API token of %r revoked by /api/logout", request.user.username)
-        return JsonResponse({"detail": "Token revoked."})
-    if access is not None and access.credential in ("client_token", "device_token"):
-        revoke_client_token(access.token)
-        logger.info("client token %s of %r revoked by /api/logout", access.token.pk, request.user.username)
+    if access is not None and access.token is not None:
+        # A token request signs out by revoking the token it used (a password-grant token, or
+        # an app's or device's token): every token model has ``revoked``.
+        type(access.token).objects.filter(pk=access.token.pk).update(revoked=True)
+        logger.info("%s %s of %r revoked by /api/logout", access.credential, access.token.pk, request.user.username)
         return JsonResponse({"detail": "Token revoked."})
     session_key = request.session.session_key
     oidc_session = OIDCSession.objects.filter(session_key=session_key or "").first()

@@ -12,7 +12,10 @@ class AccountsConfig(AppConfig):
         from accounts import checks  # noqa: F401  (registers the system checks)
         from accounts import sessions
 
+        from accounts.signals import access_withdrawn
+
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")
+        access_withdrawn.connect(sessions.revoke_api_tokens, dispatch_uid="accounts.revoke_api_tokens")
         pre_delete.connect(sessions.user_deleting, sender=self.get_model("User"), dispatch_uid="accounts.end_deleted")
         # session_started stamps last_login itself, in one statement.
         user_logged_in.disconnect(dispatch_uid="update_last_login")

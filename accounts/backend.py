@@ -23,6 +23,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from accounts import history
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
+from accounts import idtoken, provider_client, userinfo
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 from romm_site import rows
@@ -54,8 +55,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
         if provider is None or not code:
             return None
         self.request, self.provider, self.finish = request, provider, finish
-        tokens = provider.exchange_code(code, code_verifier)
-        payload = provider.validate_id_token(tokens["id_token"], nonce)
+        tokens = provider_client.exchange_code(provider, code, code_verifier)
+        payload = idtoken.validate_id_token(provider, tokens["id_token"], nonce)
         self.login = {
             "provider": provider.name,
             "issuer": payload["iss"],
@@ -85,12 +86,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
             needed.append(self.provider.claim_roles)
         if all(claim_value(claims, name) is not MISSING for name in needed):
             return claims
-        if not access_token or not self.provider.has_userinfo():
+        if not access_token or not userinfo.has_userinfo(self.provider):
             return claims
-        userinfo = self.provider.fetch_userinfo(access_token)
-        if userinfo.get("sub") != payload["sub"]:
+        answer = userinfo.fetch_userinfo(self.provider, access_token)
+        if answer.get("sub") != payload["sub"]:
             raise SignInError("userinfo_mismatch", "userinfo sub differs from the ID token's sub")
-        claims.update({name: value for name, value in userinfo.items() if name not in PROTOCOL_CLAIMS})
+        claims.update({name: value for name, value in answer.items() if name not in PROTOCOL_CLAIMS})
         return claims
 
     def email_is_verified(self, claims):

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import idtoken
 from accounts.errors import SignInError
 from accounts.models import OIDCSession
 from accounts.provider import get_provider, provider_for_issuer
@@ -123,7 +124,7 @@ def backchannel_logout(request):
         logger.warning("back-channel logout refused: issuer %r is not a configured provider", str(issuer)[:200])
         return _bad_logout_token("unknown issuer")
     try:
-        claims = provider.validate_logout_token(token)
+        claims = idtoken.validate_logout_token(provider, token)
     except SignInError as error:
         logger.warning("back-channel logout refused from %s: %s", provider.name, error.detail)
         return _bad_logout_token("invalid logout_token")

@@ -1,4 +1,8 @@
-"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens, apps."""
+"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens.
+
+Apps built on accounts add their own parts to the page with ``add_section`` (``devices``: app
+tokens, pairing codes, devices), so this module imports none of them.
+"""
 
 import logging
 
@@ -16,9 +20,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import history, tokens
 from accounts.models import SignInEvent, email_key
 from accounts.provider import providers
-from devices.profile import apps_context
 
 logger = logging.getLogger(__name__)
+
+# (template, context function) per part an app adds to the page, in the order apps added them.
+SECTIONS = []
 
 NOT_SAVED = "Your email address could not be saved. Try again."
 LAST_WAY_IN = (
@@ -90,8 +96,18 @@ def profile(request):
     return render_profile(request, form=form, status=400 if form.errors else 200)
 
 
-def render_profile(request, form=None, status=200, **apps):
-    """The profile page; ``apps`` are the apps-and-devices parts (a new token, a pairing code, a form)."""
+def add_section(template, context):
+    """Show ``template`` on the profile page, rendered with ``context(request, **parts)``.
+
+    ``parts`` are what the view that answered a form of that section passes to ``render_profile``
+    (a new token, a pairing code, a form with its errors); a section ignores those of others.
+    """
+    if (template, context) not in SECTIONS:
+        SECTIONS.append((template, context))
+
+
+def render_profile(request, form=None, status=200, **parts):
+    """The profile page, with every app's section; ``parts`` go to the sections (``add_section``)."""
     user = request.user
     identities = list(user.identities.order_by("provider", "created_at"))
     linked = {identity.provider for identity in identities}
@@ -100,8 +116,10 @@ def render_profile(request, form=None, status=200, **apps):
         "identities": identities,
         "linkable": [p for p in providers() if p.name not in linked],
         "live_tokens": user.api_tokens.filter(revoked=False, expires_at__gt=timezone.now()).count(),
-        **apps_context(request, **apps),
+        "sections": [template for template, _ in SECTIONS],
     }
+    for _, section in SECTIONS:
+        context.update(section(request, **parts))
     return render(request, "accounts/profile.html", context, status=status)
 
 

@@ -20,12 +20,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import history, sealed
+from accounts import history, idtoken, provider_client, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
 from accounts.models import Identity, OIDCSession, SignInEvent
 from accounts.provider import get_provider
 from accounts.roles import resolve_role
+from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ OUTAGE = {"provider_unreachable", "provider_timeout", "provider_tls", "discovery
 # accounts.access.SESSION_REFUSALS merges these: one sentence per way a recheck ends a session.
 REFUSALS = {
     "provider_ended": (
-        "Your sign-in at the identity provider has ended (you were signed out, deactivated or removed "
-        "there), so your session here has ended too. Sign in again to continue."
+        "The identity provider no longer confirms your sign-in (your account there may have been "
+        "deactivated or removed, or this site's access to it revoked or expired), so your session here "
+        "has ended. Sign in again to continue."
     ),
     "recheck_client": (
         "Your session has ended because the identity provider refused this site's client credentials "
@@ -160,7 +162,7 @@ def _refresh(request, provider, row, now):
                        "or SECRET_KEY changed)", username, provider.name)
         return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
     try:
-        tokens = provider.refresh(token)
+        tokens = provider_client.refresh(provider, token)
     except SignInError as error:
         return _failed(request, provider, row, now, error)
     # At once: the rotated token is the only one the provider still honours.
@@ -183,7 +185,7 @@ def _refresh(request, provider, row, now):
 def _apply(request, provider, row, tokens):
     """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
     if tokens.get("id_token"):
-        payload = provider.validate_refreshed_id_token(tokens["id_token"], row.subject)
+        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], row.subject)
         if payload["iss"] != row.issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
@@ -233,9 +235,7 @@ def _ended(request, provider, row, reason, detail):
     the role the provider just took away.
     """
     if reason == "recheck_no_role":
-        from devices.tokens import revoke_all  # devices builds on accounts, not the reverse
-
-        revoke_all(request.user)
+        access_withdrawn.send(sender=type(request.user), user=request.user, reason=reason)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=row.subject)
     return reason
@@ -245,7 +245,7 @@ def _ended(request, provider, row, reason, detail):
 def revoke_quietly(provider, token):
     """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
     try:
-        if provider.revoke(token):
+        if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)

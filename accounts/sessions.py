@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.errors import SignInError
 from accounts.models import ApiToken, OIDCSession
+from accounts.signals import access_withdrawn
 from romm_site import rows
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,16 @@ def end_identity_sessions(identity):
 
 
 def user_saved(sender, instance, **kwargs):
-    """An account saved as inactive keeps no session and no API token, even once reactivated."""
+    """An account saved as inactive keeps no session and no token, even once reactivated."""
     if kwargs.get("raw") or instance.is_active:
         return
     end_sessions(instance)
-    ApiToken.objects.filter(user=instance, revoked=False).update(revoked=True)
+    access_withdrawn.send(sender=sender, user=instance, reason="deactivated")
+
+
+def revoke_api_tokens(sender, user, reason, **kwargs):
+    """Access taken away (``accounts.signals.access_withdrawn``): the password-grant tokens stop."""
+    ApiToken.objects.filter(user=user, revoked=False).update(revoked=True)
 
 
 def session_started(sender, request, user, **kwargs):

@@ -6,11 +6,10 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.conf import settings
-        from django.db.models.signals import post_save
-
+        from accounts import profile
+        from accounts.signals import access_withdrawn
         from devices import tokens
+        from devices.profile import apps_context
 
-        post_save.connect(
-            tokens.owner_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="devices.revoke_inactive"
-        )
+        access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
+        profile.add_section("devices/_profile_apps.html", apps_context)

@@ -116,6 +116,14 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backend.OIDCBackend",
     "accounts.backend.PasswordBackend",
 ]
+# Who a JSON API request is, from its Authorization header: the first of these that recognises
+# the credentials answers (accounts.access.decide). App and device tokens come first: their
+# ``rmm_`` shape is theirs, and any other bearer value is a password-grant token.
+API_CREDENTIAL_RESOLVERS = [
+    "devices.tokens.resolve_bearer",
+    "accounts.access.password_bearer",
+    "accounts.access.password_basic",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

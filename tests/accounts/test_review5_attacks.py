@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts import history, recheck, sessions
 from accounts.backend import OIDCBackend
-from accounts.jwtcheck import _cache_key
+from accounts import discovery
+from accounts.discovery import cache_key
 from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
 from accounts.session_store import SessionStore
 from romm_site import rows
@@ -403,9 +404,9 @@ def test_a_rotated_key_validates_and_an_unknown_kid_rereads_the_shared_copy(idp,
     # The provider rotates; another process already refetched (the window's marker is taken)
     # and stores the new JWKS only after this request read the old one with the document.
     idp.key, idp.kid = rsa_key(1), "key-2"
-    jwks_key = _cache_key("jwks", idp.discovery_url)
-    window_taken = Provider._may_refetch_jwks
-    monkeypatch.setattr(Provider, "_may_refetch_jwks", lambda self: (window_taken(self), False)[1])
+    jwks_key = cache_key("jwks", idp.discovery_url)
+    window_taken = discovery.may_refetch_jwks
+    monkeypatch.setattr(discovery, "may_refetch_jwks", lambda provider: (window_taken(provider), False)[1])
     metadata = Provider.metadata
 
     def other_process_refetches(self):

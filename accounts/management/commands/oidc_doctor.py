@@ -14,7 +14,9 @@ from django.core.checks import ERROR, WARNING, run_checks
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.errors import SignInError
-from accounts.provider import HMAC_ALGORITHMS, KEY_TYPES, providers
+from accounts import discovery, provider_client
+from accounts.idtoken import HMAC_ALGORITHMS, KEY_TYPES
+from accounts.provider import providers
 
 UNREACHABLE = {
     "provider_unreachable": (
@@ -73,7 +75,7 @@ def diagnose(provider):
     findings = []
     url = provider.discovery_url
     try:
-        document = provider._fetch_json("GET", url, reason_if_bad="discovery_invalid")
+        document = provider_client.fetch_json(provider, "GET", url, reason_if_bad="discovery_invalid")
     except SignInError as error:
         code, fix = UNREACHABLE.get(error.reason, (error.reason, ""))
         return [
@@ -96,7 +98,7 @@ def diagnose(provider):
     findings += _issuer(provider, issuer)
     try:
         # Validate the rest of the document as sign-in does, with the issuer it announces.
-        dataclasses.replace(provider, server_url=issuer, metadata_url=None)._check_metadata(document)
+        discovery.check_metadata(dataclasses.replace(provider, server_url=issuer, metadata_url=None), document)
     except SignInError as error:
         findings.append(_finding("error", "discovery_invalid", f"The discovery document cannot be used: {error.detail}.",
                                  "Fix the provider's configuration (its public URL / external host setting)."))
@@ -176,7 +178,7 @@ def _signing(provider, document):
                                      "Fix the provider's configuration: it must publish its signing keys."))
         return findings
     try:
-        jwks = provider._fetch_json("GET", jwks_uri)
+        jwks = provider_client.fetch_json(provider, "GET", jwks_uri)
     except SignInError as error:
         findings.append(_finding("error", "jwks_unreachable", f"The signing keys ({jwks_uri}) could not be fetched: {error.detail}.",
                                  "Check that this server can reach that URL; it comes from the discovery document."))
