@@ -44,8 +44,10 @@ def test_a_guessing_client_leaves_its_first_refusals_and_one_row_for_the_rest(ca
     assert "More than 5 refusals from this address within a minute (this one: rate_limited)" in summary.detail
     lines = [r.getMessage() for r in caplog.records if r.name == "accounts.refusals"]
     assert lines == [
-        "sign-in history: more than 5 refusals from 192.0.2.7 within a minute; the rest of this minute's "
-        "are in this log only",
+        (
+            "sign-in history: more than 5 refusals from 192.0.2.7 within a minute; the rest of this "
+            "minute's are in this log only"
+        ),
         "sign-in history: 10 refusals from 192.0.2.7 this minute not recorded one by one",
     ]
     # The operator's log keeps a line for every attempt.
