@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_signin_app_methods'),
+        ('accounts', '0008_identity_refresh_chain'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
