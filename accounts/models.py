@@ -42,20 +42,30 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            # OIDC links accounts by email, so two accounts must never share one.
+            # OIDC links accounts by a confirmed email, so two accounts must never share one. An
+            # unconfirmed address (typed by its account for itself) never links, so it may be
+            # another's too: refusing it would tell anyone signed in which addresses have accounts.
             models.UniqueConstraint(
                 fields=["email_key"],
-                condition=~models.Q(email_key=""),
+                condition=~models.Q(email_key="") & models.Q(email_confirmed=True),
                 name="accounts_user_email_key_unique",
                 violation_error_message="Another account already uses this email address.",
             )
         ]
 
     def clean(self):
-        """Forms (admin, profile) refuse an address another account has, as this site compares them."""
+        """A confirmed address must be no other confirmed account's, as this site compares them.
+
+        Only an administrator confirms an address (the admin's forms); the profile saves an
+        address unconfirmed, whoever else has it, and so answers the same either way.
+        """
         super().clean()
         key = email_key(self.email)
-        if key and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key).exists():
+        if (
+            key
+            and self.email_confirmed
+            and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key, email_confirmed=True).exists()
+        ):
             raise ValidationError({"email": "Another account already uses this email address."})
 
     @classmethod

@@ -12,6 +12,7 @@ from accounts.errors import MESSAGES as OIDC_REFUSALS
 from accounts.passwords import MESSAGES as PASSWORD_REFUSALS
 from accounts.ratelimit import window_minutes
 from accounts.recheck import REFUSALS as RECHECK_ENDINGS
+from accounts.refusals import SUMMARY_REASON
 
 BACKCHANNEL = "backchannel_logout"
 BACKCHANNEL_SENTENCE = (
@@ -85,6 +86,10 @@ FIXES = {
     "invalid_credentials": "A wrong username or password. Many for one account or from one address: "
     "someone may be guessing.",
     "link_invalid": "Print a new link: python manage.py signin_link <username>.",
+    # One row standing for a client's refusals past the per-minute bound (accounts.refusals).
+    SUMMARY_REASON: "One client is refusing itself many times a minute: the row's address says which, "
+    "and the log counts the refusals not recorded here; block the address at the proxy if it goes on "
+    "(SIGNIN_HISTORY_REFUSALS_PER_MINUTE sets the bound).",
     # Sessions the recheck ended (accounts.recheck), and back-channel logout.
     "provider_ended": "Nothing, if the person was deactivated or removed at the provider; otherwise check "
     "the refresh token's lifetime there.",
@@ -108,6 +113,7 @@ SENTENCES = {
     **LINK_REFUSALS,
     **RECHECK_ENDINGS,
     BACKCHANNEL: BACKCHANNEL_SENTENCE,
+    SUMMARY_REASON: "Each refusal's own sentence (this row stands for several; its detail names one of them).",
 }
 
 _DESCRIBED = {}

@@ -39,9 +39,10 @@ def basic(username, password):
 
 
 def signin_link(username):
+    """The secret of a break-glass link (the fragment of ``/login/link#<token>``)."""
     out = StringIO()
     call_command("signin_link", username, stdout=out, stderr=StringIO())
-    return urlsplit(out.getvalue().strip()).path
+    return urlsplit(out.getvalue().strip()).fragment
 
 
 def device_decision(user, decision):
@@ -70,8 +71,8 @@ def make_history(fake, settings):
         Client().post("/api/token", {"grant_type": "password", "username": "pat", "password": PASSWORD})
         Client().post("/api/token", {"grant_type": "password", "username": "pat", "password": "nope"})
         Client().post("/api/login", **basic("pat", PASSWORD))
-        Client().post("/login/link/not-a-real-link")  # link_invalid
-        Client().post(signin_link("pat"))
+        Client().post("/login/link", {"token": "not-a-real-link"})  # link_invalid
+        Client().post("/login/link", {"token": signin_link("pat")})
 
     # Today.
     sign_in(Client(), fake, "alice")

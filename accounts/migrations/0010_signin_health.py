@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_identity_refresh_chain'),
+        ('accounts', '0009_email_unique_among_confirmed'),
     ]
 
     operations = [
