@@ -192,7 +192,7 @@ def _apply(request, provider, row, tokens):
         payload = {"iss": row.issuer, "sub": row.subject}
     backend = OIDCBackend()
     backend.request, backend.provider = request, provider
-    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
+    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
     role = resolve_role(provider, claims)
     backend.update_user(request.user, claims, role)
     identity = Identity.objects.filter(issuer=row.issuer, subject=row.subject, user=request.user).first()
