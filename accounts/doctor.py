@@ -106,6 +106,7 @@ def diagnose(provider):
     findings += _client_auth(provider, document)
     findings += _pkce(document)
     findings += _claims(provider, document, issuer)
+    findings += _signin_requests(provider, document, issuer)
     findings += _logout(provider, document, issuer)
     findings += _recheck(provider, document, issuer)
     findings.append(
@@ -251,7 +252,13 @@ def _claims(provider, document, issuer):
     elif "email_verified" in claims:
         findings.append(finding("info", "email_verified",
                                  "The provider lists email_verified: a first sign-in by email needs it to be true."))
-    if _is_root_issuer(issuer) and not _is_authentik(provider, issuer):
+    claims_request = provider.claims_request(document, provider.scope_string(document))
+    if claims_request:
+        findings.append(finding("info", "claims_parameter",
+                                "The provider takes the claims parameter: each sign-in asks for "
+                                f"{', '.join(claims_request['id_token'])} in the ID token, and asks userinfo only "
+                                "when the ID token still lacks one of them."))
+    elif _minimal_id_token(provider, document, issuer):
         message = ("Claims such as email, groups and preferred_username probably arrive only from userinfo "
                    "(Authelia 4.39 keeps them out of the ID token)")
         if not userinfo:
@@ -274,6 +281,37 @@ def _claims(provider, document, issuer):
                 )
             )
     return findings
+
+
+def _minimal_id_token(provider, document, issuer):
+    """Whether the ID token probably lacks the claims, so that userinfo supplies them (Authelia 4.39)."""
+    return _is_root_issuer(issuer) and not _is_authentik(provider, issuer)
+
+
+def _signin_requests(provider, document, issuer):
+    """How many requests to the provider a sign-in makes with this configuration, and why."""
+    variable = provider.vars["CLAIMS_PARAMETER"]
+    cached = f"Discovery and signing keys are read once per {settings.OIDC_CACHE_SECONDS} s (OIDC_CACHE_SECONDS)."
+    if provider.claims_request(document, provider.scope_string(document)):
+        return [finding("info", "signin_requests",
+                        "A sign-in makes 1 request to the provider: the token request, its ID token carrying the claims "
+                        f"the claims parameter asks for (2 if the provider leaves one out: userinfo too). {cached}")]
+    advertised = document.get("claims_parameter_supported") is True
+    if not advertised:
+        why = "the provider does not advertise claims_parameter_supported"
+    elif provider.claims_parameter == "off":
+        why = f"{variable}=false"
+    else:
+        why = "no claim this site needs is within the requested scopes"
+    if not document.get("userinfo_endpoint") or not _minimal_id_token(provider, document, issuer):
+        return [finding("info", "signin_requests", "A sign-in makes 1 request to the provider: the token request "
+                        f"(the claims parameter is not used: {why}). {cached}")]
+    fix = ""
+    if advertised and provider.claims_parameter == "off":
+        fix = (f"Set {variable}=auto (or remove it): the provider takes the claims parameter, which puts the claims "
+               "in the ID token and saves the userinfo request.")
+    return [finding("info", "signin_requests", "A sign-in makes 2 requests to the provider: the token request and "
+                    f"userinfo (the claims parameter is not used: {why}). {cached}", fix)]
 
 
 def _logout(provider, document, issuer):
