@@ -42,8 +42,9 @@ OUTAGE = {"provider_unreachable", "provider_timeout", "provider_tls", "discovery
 # accounts.access.SESSION_REFUSALS merges these: one sentence per way a recheck ends a session.
 REFUSALS = {
     "provider_ended": (
-        "Your sign-in at the identity provider has ended (you were signed out, deactivated or removed "
-        "there), so your session here has ended too. Sign in again to continue."
+        "The identity provider no longer confirms your sign-in (your account there may have been "
+        "deactivated or removed, or this site's access to it revoked or expired), so your session here "
+        "has ended. Sign in again to continue."
     ),
     "recheck_client": (
         "Your session has ended because the identity provider refused this site's client credentials "

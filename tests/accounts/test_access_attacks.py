@@ -409,7 +409,7 @@ def test_admin_editing_a_self_typed_email_account_does_not_make_that_email_trust
 
 
 def test_email_typed_into_the_setup_wizard_is_not_trusted_for_provider_linking(authentik):
-    # README: "an OpenID sign-in never joins an account by an email its owner typed in". The wizard's
+    # docs/accounts.md: "an OpenID sign-in never joins an account by an email its owner typed in". The wizard's
     # address is typed in too; a provider user who can present it (a placeholder address, or a
     # provider that lets people edit their own email) would otherwise land in the administrator's account.
     operator = Client()
@@ -461,7 +461,7 @@ def test_username_case_and_whitespace_variants_share_one_account_counter(setting
 
 
 def test_a_stranger_cannot_keep_the_owner_locked_out(settings):
-    # Issue 17 review: five failures used to lock a named account for every address.
+    # Failures from one address must not lock a named account for every address.
     local("alice", role=Role.ADMIN)
     attacker = Client(REMOTE_ADDR="198.51.100.66")
     for _ in range(20):

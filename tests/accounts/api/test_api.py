@@ -264,3 +264,10 @@ def test_heartbeat_with_oidc_uses_romm_key_names(client, authentik, settings):
 def test_heartbeat_is_public_and_get_only(client, db):
     assert client.get("/api/heartbeat").status_code == 200
     assert client.post("/api/heartbeat").status_code == 405
+
+
+@pytest.mark.parametrize("path,method", [("/api/users/me", "get"), ("/api/login", "post")])
+def test_non_ascii_basic_credentials_are_a_401_with_the_sentence(client, path, method):
+    response = getattr(client, method)(path, HTTP_AUTHORIZATION="Basic \u00e9\u00e9\u00e9\u00e9")
+    assert response.status_code == 401
+    assert "not valid HTTP Basic" in response.json()["detail"]
