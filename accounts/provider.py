@@ -161,7 +161,8 @@ class Provider:
         return " ".join(scopes)
 
     def uses_claims_parameter(self, document):
-        """True when the claims parameter is sent: allowed here and advertised by the provider."""
+        """True when the claims parameter may be sent: allowed here (``OIDC_CLAIMS_PARAMETER``) and
+        advertised by the provider (``claims_parameter_supported``, exactly JSON true)."""
         return self.claims_parameter == "auto" and document.get("claims_parameter_supported") is True
 
     def claims_request(self, document, scope):
