@@ -12,7 +12,9 @@ work slows both alike. Each callback's cost comes from bench/countingwsgi.py.
 
 Printed per database and profile, for each site: provider requests of a returning person's
 sign-in (start + callback, discovery and keys cached), the callback's time p50 / p95 in the server
-with the provider waits, of which the site's own time, and the ratio of the two callbacks' p50.
+with the provider waits, the wait, the site's own time, the callback's CPU time (its HTTP client's
+work included; steadier than wall time on a machine busy with other work), and the ratio of the
+two callbacks' p50.
 ``--site-env OIDC_CLAIMS_PARAMETER=false`` shows this site without the claims parameter;
 ``--ignore-claims-parameter``, an Authelia-like provider that advertises it but ignores it.
 """
@@ -148,7 +150,8 @@ def measure(stack, stock, count):
 
 def report(label, results):
     print(f"\n## {label}, {len(results['site'])} returning sign-ins each")
-    print("  site                 provider requests  callback p50   p95      site's own p50   p95")
+    print("  site                 provider   callback p50      p95 | provider wait p50 | site's own p50"
+          "      p95 | callback CPU p50")
     medians = {}
     for key, name in (("site", "this site"), ("stock", "mozilla-django-oidc")):
         pairs = results[key]
@@ -156,8 +159,10 @@ def report(label, results):
         own = [c["ms"] - c["provider_ms"] for _, c in pairs]
         requests_ = statistics.median(s["provider"] + c["provider"] for s, c in pairs)
         medians[key] = statistics.median(callbacks)
-        print(f"  {name:20s} {requests_:17.0f}  {medians[key]:9.2f} ms {pct(callbacks, 95):7.2f} ms"
-              f"  {statistics.median(own):9.2f} ms {pct(own, 95):7.2f} ms")
+        print(f"  {name:20s} {requests_:4.0f} req  {medians[key]:9.2f} ms {pct(callbacks, 95):6.1f} ms"
+              f" | {statistics.median(c['provider_ms'] for _, c in pairs):14.2f} ms"
+              f" | {statistics.median(own):11.2f} ms {pct(own, 95):6.1f} ms"
+              f" | {statistics.median(c['cpu_ms'] for _, c in pairs):13.2f} ms")
     print(f"  callback p50, this site / stock: {medians['site'] / medians['stock']:.2f}x")
 
 
