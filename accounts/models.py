@@ -42,20 +42,30 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            # OIDC links accounts by email, so two accounts must never share one.
+            # OIDC links accounts by a confirmed email, so two accounts must never share one. An
+            # unconfirmed address (typed by its account for itself) never links, so it may be
+            # another's too: refusing it would tell anyone signed in which addresses have accounts.
             models.UniqueConstraint(
                 fields=["email_key"],
-                condition=~models.Q(email_key=""),
+                condition=~models.Q(email_key="") & models.Q(email_confirmed=True),
                 name="accounts_user_email_key_unique",
                 violation_error_message="Another account already uses this email address.",
             )
         ]
 
     def clean(self):
-        """Forms (admin, profile) refuse an address another account has, as this site compares them."""
+        """A confirmed address must be no other confirmed account's, as this site compares them.
+
+        Only an administrator confirms an address (the admin's forms); the profile saves an
+        address unconfirmed, whoever else has it, and so answers the same either way.
+        """
         super().clean()
         key = email_key(self.email)
-        if key and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key).exists():
+        if (
+            key
+            and self.email_confirmed
+            and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key, email_confirmed=True).exists()
+        ):
             raise ValidationError({"email": "Another account already uses this email address."})
 
     @classmethod
@@ -129,6 +139,20 @@ class Identity(models.Model):
     groups = models.JSONField(default=list, blank=True, help_text="Groups seen at the last sign-in.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # With OIDC_SESSION_RECHECK_SECONDS: the refresh token of this person's newest sign-in, for
+    # confirming at the provider the role of app tokens used without a browser session
+    # (accounts.refresh_chain keeps it, accounts.app_recheck uses it). Encrypted like the
+    # session's (accounts.sealed); the other fields are bookkeeping, never a secret.
+    refresh_token = models.TextField(blank=True, editable=False)
+    # SHA-256 of the copy the sign-in's browser session holds ("": none holds one).
+    refresh_token_shared = models.CharField(max_length=64, blank=True, editable=False)
+    # The newest token of the previous sign-in's chain, kept for the session that holds an older one.
+    refresh_token_handover = models.TextField(blank=True, editable=False)
+    refresh_token_handover_for = models.CharField(max_length=64, blank=True, editable=False)
+    recheck_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recheck_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # A refresh in progress: no other may spend the token before this.
+    recheck_busy_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "identities"

@@ -1,8 +1,8 @@
 """Client API tokens as data: ``rmm_`` + 64 hex, stored only as SHA-256, found by that hash.
 
-``find`` is on every token-authenticated request: one query (token, owner and device
-together), one more per token up the chain that minted it, and a write only when
-``last_used_at`` / ``last_seen_at`` is five minutes old.
+``find`` is on every token-authenticated request: one query (token, owner, device and when the
+owner's provider recheck falls due, together), one more per token up the chain that minted it,
+and a write only when ``last_used_at`` / ``last_seen_at`` is five minutes old.
 
 A token stops when it is revoked or expires, when its owner is deactivated, when it was minted
 with a password and that password changed or DISABLE_USERPASS_LOGIN is set, and when the
@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts import apiauth, history
+from accounts import apiauth, app_recheck, history, refresh_chain
 from accounts.access import Access, scopes_for_role
 from accounts.models import ApiToken, SignInEvent
 from accounts.tokens import password_fingerprint
@@ -129,7 +129,12 @@ def find(raw):
     """
     if not looks_like_client_token(raw):
         return None, "unknown"
-    token = ClientToken.objects.select_related("user", "device").filter(token_hash=digest(raw)).first()
+    token = (
+        ClientToken.objects.select_related("user", "device")
+        .annotate(owner_recheck_due=refresh_chain.owner_due())  # accounts.app_recheck
+        .filter(token_hash=digest(raw))
+        .first()
+    )
     if token is None:
         return None, "unknown"
     now = timezone.now()
@@ -209,6 +214,11 @@ def touch(token, now):
         device.last_seen_at = now
 
 
+def holds_live(user):
+    """Whether ``user`` has a token that still works (``accounts.app_recheck.add_token_holder``)."""
+    return live(user).exists()
+
+
 def live(user):
     """The owner's tokens that still work (``stopped`` finds nothing), as a queryset."""
     now = timezone.now()
@@ -236,6 +246,7 @@ def access_withdrawn(sender, user, reason, **kwargs):
     count = revoke_all(user)
     if count:
         logger.info("%d client token(s) of %r revoked: %s", count, user.username, reason)
+    return count
 
 
 def resolve_bearer(request, scheme, credentials):
@@ -250,6 +261,10 @@ def resolve_bearer(request, scheme, credentials):
     if token is None:
         logger.warning("API client token refused: %s", why)
         return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    # With the recheck on, the owner's role is confirmed at the provider once per interval.
+    refused = app_recheck.confirm(request, token, token.owner_recheck_due)
+    if refused is not None:
+        return app_recheck.refusal(refused)
     scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
     credential = "device_token" if token.device_id else "client_token"
     return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)
