@@ -85,13 +85,18 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return ModelBackend.get_user(self, user_id)
 
     # --- claims ----------------------------------------------------------------------
-    def get_userinfo(self, access_token, id_token, payload):
-        """The ID token's claims, completed from userinfo when a needed claim is missing."""
+    def get_userinfo(self, access_token, id_token, payload, refreshed=False):
+        """The ID token's claims, completed from userinfo when a needed claim is missing.
+
+        Asked for in the ID token through the claims parameter (``Provider.claims_request``), they
+        are usually all there; a provider that ignores the parameter, or a scope it did not grant,
+        leaves one out, and userinfo is asked as without the parameter. A ``refreshed`` ID token
+        of a provider that takes the parameter may repeat the values of the sign-in (Authelia
+        keeps the claims it added then), so there userinfo, which is current, is always asked.
+        """
         claims = dict(payload)
-        needed = ["email", "email_verified", self.provider.username_attribute]
-        if self.provider.claim_roles:
-            needed.append(self.provider.claim_roles)
-        if all(claim_value(claims, name) is not MISSING for name in needed):
+        stale = refreshed and self.provider.metadata().get("claims_parameter_supported") is True
+        if not stale and all(claim_value(claims, name) is not MISSING for name in self.provider.needed_claims()):
             return claims
         if not access_token or not userinfo.has_userinfo(self.provider):
             return claims

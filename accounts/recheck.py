@@ -204,7 +204,7 @@ def apply_refreshed(request, provider, user, issuer, subject, tokens):
         payload = {"iss": issuer, "sub": subject}
     backend = OIDCBackend()
     backend.request, backend.provider = request, provider
-    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
+    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
     role = resolve_role(provider, claims)
     backend.update_user(user, claims, role)
     identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
