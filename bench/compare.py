@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from stack import BENCH, POSTGRES, ROOT, Stack, cost, free_port, postgres_admin
 
 PEOPLE = [f"person{i}" for i in range(10)]
@@ -58,7 +57,7 @@ class StockSite:
             "BENCH_PROVIDER_URL": provider_url,
             "PYTHONWARNINGS": "ignore",
         }
-        self.log = open(Path(self.tmp) / "stock.log", "w+")
+        self.log = open(Path(self.tmp) / "stock.log", "w+")  # noqa: SIM115 (open while gunicorn runs)
         self.process = None
         try:
             subprocess.run([sys.executable, "-m", "django", "migrate", "--noinput"], cwd=ROOT, env=self.env,
@@ -125,7 +124,7 @@ class StockBrowser:
 
 def pct(values, p):
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def measure(stack, stock, count):

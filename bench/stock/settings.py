@@ -16,7 +16,6 @@ each commit, connections kept 60 s), so the comparison measures the sign-in, not
 import os
 
 import environ
-
 from fakeprovider import CLIENT_ID, CLIENT_SECRET
 
 PROVIDER = os.environ["BENCH_PROVIDER_URL"].rstrip("/")

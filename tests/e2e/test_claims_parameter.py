@@ -44,7 +44,7 @@ def count(pattern, lines):
 
 
 def test_a_sign_in_makes_one_request_at_the_provider(stack):
-    lines, (session, landed) = provider_log_during(stack, lambda: sign_in(stack, "carol", next_path="/api/users/me"))
+    lines, (_, landed) = provider_log_during(stack, lambda: sign_in(stack, "carol", next_path="/api/users/me"))
     assert landed.json()["role"] == "viewer"
     authorizations = [AUTHORIZE.search(line).group("query") for line in lines if AUTHORIZE.search(line)]
     assert authorizations
@@ -54,7 +54,7 @@ def test_a_sign_in_makes_one_request_at_the_provider(stack):
 
 
 def test_without_the_claims_parameter_authelia_needs_userinfo_too(claims_off):
-    lines, (session, landed) = provider_log_during(
+    lines, (_, landed) = provider_log_during(
         claims_off, lambda: sign_in(claims_off, "bob", next_path="/api/users/me"))
     assert landed.json()["role"] == "editor"
     assert not any("claims=" in AUTHORIZE.search(line).group("query") for line in lines if AUTHORIZE.search(line))
