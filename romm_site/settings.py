@@ -137,6 +137,8 @@ LOGOUT_REDIRECT_URL = "/login"
 # request reading a session while another process ends it (logout, back-channel, deactivation)
 # could put it back into the cache, alive there after the database row is gone.
 SESSION_ENGINE = "accounts.session_store"
+# RomM's name, which desktop clients that keep RomM's session cookie look for.
+SESSION_COOKIE_NAME = "romm_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS

@@ -46,13 +46,13 @@ def test_role_scopes_follow_the_spec():
 def test_client_token_reaches_users_me(frank):
     response = me(**bearer(client_token(frank)))
     assert response.status_code == 200 and response.json()["username"] == "frank"
-    assert "current_device_id" not in response.json()
+    assert response.json()["current_device_id"] is None
 
 
 def test_device_token_adds_current_device_id(frank):
     device = Device.objects.create(user=frank, client_device_identifier="abc", name="Deck", client="grout")
     response = me(**bearer(client_token(frank, device=device)))
-    assert response.status_code == 200 and response.json()["current_device_id"] == device.pk
+    assert response.status_code == 200 and response.json()["current_device_id"] == str(device.pk)
 
 
 @pytest.mark.parametrize(

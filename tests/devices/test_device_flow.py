@@ -125,7 +125,7 @@ def test_the_whole_flow_json(frank, caplog):
         "1.2.0",
     )
     me = Client().get("/api/users/me", **bearer(token["access_token"]))
-    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == device.pk
+    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == str(device.pk)
     assert token["access_token"] not in caplog.text and body["device_code"] not in caplog.text
     wait_interval()
     again = poll(body["device_code"])  # a second success is impossible
