@@ -461,7 +461,7 @@ def test_username_case_and_whitespace_variants_share_one_account_counter(setting
 
 
 def test_a_stranger_cannot_keep_the_owner_locked_out(settings):
-    # Issue 17 review: five failures used to lock a named account for every address.
+    # Failures from one address must not lock a named account for every address.
     local("alice", role=Role.ADMIN)
     attacker = Client(REMOTE_ADDR="198.51.100.66")
     for _ in range(20):

@@ -6,6 +6,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from accounts.models import Identity, OIDCSession, Role, SignInEvent, User
+from tests.accounts.helpers import PASSWORD_FORMS, password_session, whoami
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +255,41 @@ def test_deleting_an_account_ends_its_provider_sessions(client, alice, bob_brows
     assert not User.objects.filter(pk=bob.pk).exists()
     assert list(OIDCSession.objects.values_list("user__username", flat=True)) == ["alice"]
     assert Session.objects.count() == 1  # alice's
+
+
+# --- the admin's password pages: another administrator's change made meanwhile stands -----------
+def another_admin_deactivates(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.is_active = False
+    fresh.save(update_fields=["is_active"])  # as the admin's Deactivate action does: sessions end
+
+
+def another_admin_demotes(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.role = Role.VIEWER
+    fresh.save(update_fields=["role"])
+
+
+@pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_a_deactivation_during_an_administrators_own_password_change_stands(administrator_acts, page):
+    # A thief holding an administrator's session changes that account's password; the superuser
+    # deactivates the account at that moment: the deactivation stands.
+    browser, alice = password_session("alice", role=Role.ADMIN)
+    administrator_acts(another_admin_deactivates)
+    path, form = page(alice)
+    browser.post(path, form)
+    alice.refresh_from_db()
+    assert alice.is_active is False, "the deactivation was undone"
+    assert whoami(browser) is None, "the thief's session lives on"
+
+
+@pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_a_demotion_during_an_administrators_own_password_change_stands(administrator_acts, page):
+    browser, alice = password_session("alice", role=Role.ADMIN)
+    administrator_acts(another_admin_demotes)
+    path, form = page(alice)
+    browser.post(path, form)
+    alice.refresh_from_db()
+    assert alice.role == Role.VIEWER and not alice.is_staff and not alice.is_superuser, (
+        "the demotion was undone"
+    )

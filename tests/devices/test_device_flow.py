@@ -5,13 +5,15 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role, SignInEvent, User
+from devices import tokens
 from devices.models import ClientToken, Device, DeviceAuthorization
 from tests.conftest import sign_in
-from tests.devices.helpers import bearer, post_json, signed_in
+from tests.devices.helpers import bearer, post_json, signed_in, start_device
 
 pytestmark = pytest.mark.django_db
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -314,3 +316,125 @@ def test_old_authorizations_are_cleared_by_a_new_init(db):
     DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(days=2))
     init()
     assert DeviceAuthorization.objects.count() == 1
+
+
+# --- approvals: once, with CSRF, within the role and the token limit ------------------------------
+def test_device_approval_needs_csrf(frank):
+    started = start_device()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = client.post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    assert response.status_code == 403
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_a_device_code_answered_twice_keeps_the_first_answer(frank, vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "deny"})
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    row = DeviceAuthorization.objects.get()
+    assert row.status == "denied" and row.user == vera
+
+
+def test_second_poller_after_redemption_gets_invalid_grant(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    first = post_json(
+        Client(REMOTE_ADDR="10.4.4.4"), "/api/auth/device/token", {"device_code": started["device_code"]}
+    )
+    assert first.status_code == 200
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(hours=1))
+    second = post_json(
+        Client(REMOTE_ADDR="10.5.5.5"), "/api/auth/device/token", {"device_code": started["device_code"]}
+    )
+    assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+    assert ClientToken.objects.count() == 1
+
+
+def test_viewer_approval_grants_only_viewer_scopes(vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    body = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert "roms.write" not in body["scopes"] and "roms.read" in body["scopes"]
+
+
+def test_device_approvals_cannot_exceed_twenty_five_tokens(frank):
+    for i in range(24):
+        tokens.create(frank, f"t{i}", ["me.read"], None)
+    started = [start_device(client_device_identifier=f"dev-{i}") for i in range(3)]
+    for s in started:
+        signed_in(frank).post("/pair/device", {"user_code": s["user_code"], "decision": "approve"})
+    for s in started:
+        post_json(Client(REMOTE_ADDR="10.6.6.6"), "/api/auth/device/token", {"device_code": s["device_code"]})
+    assert tokens.live(frank).count() <= tokens.MAX_PER_PERSON
+
+
+def test_a_device_name_is_escaped_on_the_approval_page(frank):
+    started = start_device(name="<script>alert(1)</script>", client="<img src=x onerror=alert(1)>")
+    page = signed_in(frank).get("/pair/device", {"user_code": started["user_code"]}).content.decode()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_removing_a_device_cuts_off_tokens_the_device_minted(frank):
+    started = start_device()  # asks for me.read, me.write, roms.read, roms.write
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    device_raw = post_json(
+        Client(), "/api/auth/device/token", {"device_code": started["device_code"]}
+    ).json()["access_token"]
+    minted = post_json(
+        Client(),
+        "/api/client-tokens",
+        {"name": "spare", "scopes": ["roms.read", "roms.write"]},
+        **bearer(device_raw),
+    )
+    # A device's token cannot make a token that would outlive the device.
+    assert minted.status_code == 403 and "profile page" in minted.json()["detail"]
+    assert ClientToken.objects.filter(user=frank).count() == 1
+    device = Device.objects.get()
+    signed_in(frank).post(f"/profile/devices/{device.pk}/remove")
+    assert Client().get("/api/roms", **bearer(device_raw)).status_code == 401
+
+
+# --- timing: slow_down, expiry, an approver deactivated meanwhile ---------------------------------
+def test_slow_down_grows_the_interval_and_waiting_the_old_one_is_not_enough(frank):
+    started = start_device()
+    device_code = started["device_code"]
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "authorization_pending"
+        )
+        fast = post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()
+        assert fast["error"] == "slow_down" and "10 seconds" in fast["error_description"]
+        clock.shift(6)  # the old 5-second interval, not the new 10
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "slow_down"
+        )
+        clock.shift(16)
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "authorization_pending"
+        )
+
+
+def test_an_expired_user_code_cannot_be_approved(frank):
+    started = start_device()
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = signed_in(frank).post(
+        "/pair/device", {"user_code": started["user_code"], "decision": "approve"}
+    )
+    assert response.status_code == 400
+    assert DeviceAuthorization.objects.get().status == "pending"
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert polled["error"] == "expired_token"
+
+
+def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    User.objects.filter(pk=frank.pk).update(is_active=False)
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
+    assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
+    assert not ClientToken.objects.exists()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import SignInEvent, User
 from devices.codes import ALPHABET
 from devices.models import ClientToken, PairingCode
-from tests.devices.helpers import bearer, post_json, signed_in
+from tests.devices.helpers import bearer, make_token, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +138,62 @@ def test_pair_page_shows_the_code_without_spending_it(owner):
     page = Client().get(f"/pair?code={code}")
     assert page.status_code == 200 and f"{code[:4]}-{code[4:]}" in page.content.decode()
     assert exchange(code).status_code == 200
+
+
+def test_a_narrow_token_cannot_pair_a_wider_sibling(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"], "narrow")
+    _, wide = make_token(frank, ["me.read", "roms.read", "roms.write"], "wide")
+    response = post_json(Client(), f"/api/client-tokens/{wide.pk}/pair", {}, **bearer(narrow))
+    assert response.status_code == 403
+    exchanged = post_json(
+        Client(REMOTE_ADDR="10.1.1.1"),
+        "/api/client-tokens/exchange",
+        {"code": response.json().get("code", "AAAAAAAA")},
+    )
+    assert exchanged.status_code == 400
+
+
+def test_pair_status_of_someone_elses_code_is_404(frank, vera):
+    raw, token = make_token(frank, ["me.read", "me.write"])
+    code = post_json(Client(), f"/api/client-tokens/{token.pk}/pair", {}, **bearer(raw)).json()["code"]
+    mine, _ = make_token(vera, ["me.read"])
+    assert Client().get(f"/api/client-tokens/pair/{code}/status", **bearer(mine)).status_code == 404
+    assert Client().get(f"/api/client-tokens/pair/{code}/status", **bearer(raw)).status_code == 200
+
+
+def test_a_pairing_code_differing_in_case_and_dashes_is_the_same_single_use_code(frank):
+    raw, token = make_token(frank, ["me.read", "me.write"])
+    code = post_json(Client(), f"/api/client-tokens/{token.pk}/pair", {}, **bearer(raw)).json()["code"]
+    variant = f" {code[:4].lower()}-{code[4:]} "
+    first = post_json(Client(REMOTE_ADDR="10.8.8.8"), "/api/client-tokens/exchange", {"code": variant})
+    second = post_json(Client(REMOTE_ADDR="10.8.8.9"), "/api/client-tokens/exchange", {"code": code})
+    assert first.status_code == 200 and second.status_code == 400
+    assert Client().get("/api/client-tokens", **bearer(raw)).status_code == 401  # rotated
+
+
+def test_exchange_limit_ignores_a_forged_x_forwarded_for(settings, db):
+    settings.TRUST_PROXY_HEADERS = False
+    statuses = [
+        post_json(
+            Client(REMOTE_ADDR="10.2.2.2"),
+            "/api/client-tokens/exchange",
+            {"code": "AAAA-AAAA"},
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+        ).status_code
+        for i in range(7)
+    ]
+    assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
+
+
+def test_exchange_behind_proxy_counts_the_proxys_entry_not_the_clients(settings, db):
+    settings.TRUST_PROXY_HEADERS = True
+    statuses = [
+        post_json(
+            Client(REMOTE_ADDR="10.0.0.254"),
+            "/api/client-tokens/exchange",
+            {"code": "AAAAAAAA"},
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, 203.0.113.5",
+        ).status_code
+        for i in range(6)
+    ]
+    assert statuses[-1] == 429

@@ -616,3 +616,88 @@ def test_oversized_body_is_a_400_json(app, snes, settings):
     assert response.status_code == 400
     assert response.json()["detail"] == "The body is too large. Send one JSON object of a few fields."
     assert not Rom.objects.exists()
+
+
+# --- malformed input is a 400 sentence, never a 500 -----------------------------------------------
+DEEP = "[" * 100000 + "]" * 100000
+
+
+def quiet():
+    """A client that answers a server error with the 500 response instead of raising it."""
+    return Client(raise_request_exception=False, REMOTE_ADDR="10.9.9.9")
+
+
+@pytest.fixture
+def frank(db):
+    """An editor."""
+    return User.objects.create_user("frank", email="frank@local.example", role=Role.EDITOR)
+
+
+def test_deeply_nested_json_on_the_library_is_a_400_sentence(frank):
+    raw, _ = token_for(frank, ["roms.write"])
+    response = quiet().post("/api/roms", DEEP, content_type="application/json", **bearer(raw))
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+@pytest.fixture
+def editor_token(frank):
+    platform = Platform.objects.create(name="SNES", slug="snes")
+    raw = tokens.create(frank, "lib", ["platforms.read", "platforms.write", "roms.read", "roms.write"], None)[
+        0
+    ]
+    return raw, platform.pk
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "a", "file_name": "a.sfc", "platform_id": 10**30},
+        {"name": "a", "file_name": "a.sfc", "platform_id": 1, "size_bytes": 10**30},
+        {"name": "a", "file_name": "a.sfc", "platform_id": 1, "size_bytes": -1},
+        {"name": "a", "file_name": "a.sfc", "platform_id": True},
+        {"name": "a", "file_name": "a.sfc", "platform_id": 1.5},
+        {"name": "a" * 10000, "file_name": "a.sfc", "platform_id": 1},
+        {"name": "a\x00b", "file_name": "a.sfc", "platform_id": 1, "notes": ["x"]},
+    ],
+)
+def test_bad_rom_bodies_are_400_sentences(editor_token, body):
+    raw, platform_id = editor_token
+    body = (
+        {**body, "platform_id": platform_id}
+        if type(body["platform_id"]) is int and body["platform_id"] == 1
+        else body
+    )
+    response = quiet().post("/api/roms", json.dumps(body), content_type="application/json", **bearer(raw))
+    assert response.status_code == 400 and response.json()["detail"]
+    assert Rom.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/roms?limit=1e9",
+        "/api/roms?offset=99999999999999999999999999",
+        "/api/roms?platform_id=-1",
+        "/api/roms?limit=%00",
+        "/api/roms/99999999999999999999999",
+        "/api/roms/%D9%A3",  # an Arabic-Indic digit: isdigit() but not ASCII
+        "/api/platforms/0",
+    ],
+)
+def test_bad_library_queries_are_sentences_not_500(editor_token, path):
+    response = quiet().get(path, **bearer(editor_token[0]))
+    assert response.status_code in (400, 404) and response.json()["detail"]
+
+
+def test_lone_surrogate_in_a_rom_name_is_a_400(editor_token):
+    raw, platform_id = editor_token
+    good = quiet().post(
+        "/api/roms",
+        json.dumps({"name": "ok", "file_name": "a.sfc", "platform_id": platform_id}),
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert good.status_code == 201
+    body = json.dumps({"name": "\ud800", "file_name": "b.sfc", "platform_id": platform_id})
+    response = quiet().post("/api/roms", body, content_type="application/json", **bearer(raw))
+    assert response.status_code == 400 and response.json()["detail"]

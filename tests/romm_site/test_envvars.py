@@ -1,4 +1,5 @@
-"""SPEC section 2: how the environment is read."""
+"""How the site reads its environment: strings, booleans, secret files, one or several providers;
+a bad value stops start-up naming the variable."""
 
 import os
 import subprocess

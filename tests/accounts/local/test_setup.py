@@ -8,6 +8,7 @@ from django.test import Client
 
 from accounts import setup
 from accounts.models import Role, User
+from tests.accounts.helpers import SETUP_FORM
 from tests.conftest import configure, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +64,7 @@ def test_a_deactivated_admin_does_not_reopen_the_wizard(client):
 
 def test_any_account_closes_the_wizard_for_good(client):
     # With role mapping off, provider sign-ins make viewers only; /setup must not stay open to
-    # anyone who finds it (SPEC section 3).
+    # anyone who finds it.
     carol = User.objects.create_user("carol", role=Role.VIEWER)
     assert client.get("/setup").status_code == 404
     assert client.post("/setup", FORM).status_code == 404
@@ -139,3 +140,19 @@ def test_concurrent_submission_is_refused_while_another_holds_the_lock(client, c
 def test_lock_is_released_after_a_submission(client):
     client.post("/setup", FORM)
     assert cache.get(setup.LOCK_KEY) is None
+
+
+def test_setup_stays_closed_after_the_only_provider_account_is_deleted(client, authentik):
+    browser = Client()
+    sign_in(browser, authentik, "carol")
+    User.objects.all().delete()
+    assert client.get("/setup").status_code == 404
+    client.post("/setup", SETUP_FORM)
+    assert not User.objects.exists()
+    assert client.get("/api/heartbeat").json()["SYSTEM"]["SHOW_SETUP_WIZARD"] is False
+
+
+def test_setup_stays_closed_after_an_account_made_in_the_shell_is_deleted(client):
+    User.objects.create_user("temp")
+    User.objects.get(username="temp").delete()
+    assert client.get("/setup").status_code == 404

@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import tokens as password_tokens
 from accounts.access import SCOPES, scopes_for_role
 from accounts.models import Role, User
 from devices import tokens
 from devices.models import ClientToken, Device
 from tests.conftest import sign_in
+from tests.devices.helpers import make_token
 
 PASSWORD = "correct-horse-battery-staple"
 pytestmark = pytest.mark.django_db
@@ -94,7 +96,7 @@ def test_malformed_rmm_values_are_refused_without_a_500(frank):
         assert me(**bearer(value)).status_code == 401
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_token_without_the_scope_gets_403_naming_it_and_the_token(frank, caplog):
     raw = client_token(frank, scopes=["me.read", "roms.read"])
     assert Client().get("/scoped/roms.read", **bearer(raw)).json()["via"] == "client_token"
@@ -107,7 +109,7 @@ def test_token_without_the_scope_gets_403_naming_it_and_the_token(frank, caplog)
     assert "scope roms.write missing (token lacks it)" in caplog.text
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_demoting_the_owner_narrows_the_token_on_its_next_request(frank):
     raw = client_token(frank, scopes=ALL)
     assert Client().post("/scoped/roms.write", **bearer(raw)).status_code == 200
@@ -124,7 +126,7 @@ def test_demoting_the_owner_narrows_the_token_on_its_next_request(frank):
     assert Client().get("/scoped/users.read", **bearer(raw)).status_code == 200
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_scope_per_method_and_401_without_credentials(frank):
     raw = client_token(frank, scopes=["roms.read"])
     assert Client().get("/scoped-per-method", **bearer(raw)).status_code == 200
@@ -134,14 +136,14 @@ def test_scope_per_method_and_401_without_credentials(frank):
     assert Client().put("/scoped-per-method", **bearer(raw)).status_code == 405
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_session_gets_its_roles_scopes(client, authentik):
     sign_in(client, authentik, "carol")  # viewer
     assert client.get("/scoped/roms.read").json()["via"] == "session"
     assert client.get("/scoped/users.read").status_code == 403
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_session_unsafe_method_needs_csrf_but_a_token_does_not(authentik, frank):
     browser = Client(enforce_csrf_checks=True)
     sign_in(browser, authentik, "bob")  # editor
@@ -157,7 +159,7 @@ def test_session_unsafe_method_needs_csrf_but_a_token_does_not(authentik, frank)
     )
 
 
-@pytest.mark.urls("tests.accounts.scoped_urls")
+@pytest.mark.urls("tests.accounts.api.scoped_urls")
 def test_legacy_bearer_and_basic_carry_the_role(frank):
     raw = (
         Client()
@@ -214,3 +216,22 @@ def test_password_off_ends_the_password_session_but_a_client_token_still_works(f
     response = me(browser)
     assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" not in response.json()["detail"]
     assert browser.get("/profile").status_code == 302  # the password session is gone
+
+
+# --- legacy credentials once password sign-in is turned off ---------------------------------------
+def test_basic_is_refused_when_passwords_are_off(settings, frank):
+    settings.DISABLE_USERPASS_LOGIN = True
+    header = "Basic " + base64.b64encode(b"frank:correct-horse-battery-staple").decode()
+    response = Client().get("/api/roms", HTTP_AUTHORIZATION=header)
+    assert response.status_code in (401, 403) and response.json()["detail"]
+
+
+def test_a_legacy_bearer_from_before_passwords_were_turned_off_stops(settings, frank):
+    raw, _ = password_tokens.issue(frank)
+    assert Client().get("/api/users/me", **bearer(raw)).status_code == 200
+    settings.DISABLE_USERPASS_LOGIN = True
+    response = Client().get("/api/users/me", **bearer(raw))
+    assert response.status_code == 401 and "DISABLE_USERPASS_LOGIN" in response.json()["detail"]
+    # ... while a client token of the same person keeps working (it is not a password).
+    client_raw, _ = make_token(frank, ["me.read"])
+    assert Client().get("/api/users/me", **bearer(client_raw)).status_code == 200

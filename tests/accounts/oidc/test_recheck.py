@@ -1,4 +1,5 @@
-"""Sessions that follow the provider (SPEC section 7): the refresh-token recheck before the view."""
+"""Sessions that follow the provider: the refresh-token recheck before the view, for pages, the
+JSON API and app tokens alike."""
 
 import hashlib
 import logging
@@ -17,8 +18,10 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import sealed
 from accounts.models import OIDCSession, Role, SignInEvent, User
+from devices import tokens
 from romm_site.envvars import EnvReader, read_providers
 from tests.conftest import BASE_URL, configure, messages_of, sign_in, start
+from tests.devices.helpers import bearer
 
 INTERVAL = 60
 ENDED = "The identity provider no longer confirms your sign-in"
@@ -349,3 +352,65 @@ def test_a_failing_revocation_never_blocks_the_local_logout(client, rechecked, r
     assert response["Location"] == "/login?local=1"
     assert client.get("/api/users/me").status_code == 401 and not OIDCSession.objects.exists()
     assert any("revocation" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+
+
+# --- the JSON API and app tokens under the recheck ----------------------------------------------
+@pytest.mark.django_db
+def test_an_api_request_with_only_the_session_cookie_is_rechecked(client, rechecked):
+    sign_in(client, rechecked, "bob")
+    rechecked.deactivate("bob")
+    with later(INTERVAL + 1):
+        response = client.get("/api/roms")
+    assert response.status_code == 401 and "identity provider no longer confirms your sign-in" in response.json()["detail"]
+    assert len(rechecked.refreshes()) == 1
+
+
+@pytest.mark.django_db
+def test_a_bearer_request_carrying_an_ended_session_cookie_is_judged_by_its_token_alone(client, rechecked):
+    sign_in(client, rechecked, "bob")
+    raw, _ = tokens.create(User.objects.get(username="bob"), "app", ["me.read", "roms.read"], None)
+    rechecked.deactivate("bob")
+    with later(INTERVAL + 1):
+        response = client.post("/api/roms", "{}", content_type="application/json", **bearer(raw))
+        assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+        assert client.get("/api/client-tokens").status_code == 401  # the session itself is gone
+
+
+@pytest.mark.django_db
+def test_the_session_row_and_the_session_data_never_hold_the_refresh_token(client, rechecked):
+    sign_in(client, rechecked, "bob")
+    (live,) = rechecked.refresh_tokens
+    row = OIDCSession.objects.get()
+    assert live not in row.refresh_token
+    assert all(live not in s.session_data and live not in str(s.get_decoded()) for s in Session.objects.all())
+
+
+@pytest.mark.django_db
+def test_groups_that_grant_nothing_also_stop_the_persons_app_tokens(client, rechecked):
+    sign_in(client, rechecked, "bob")  # an editor
+    raw, _ = tokens.create(User.objects.get(username="bob"), "app", ["roms.read", "roms.write"], None)
+    rechecked.change("bob", groups=["staff"])
+    with later(INTERVAL + 1):
+        assert client.get("/").status_code == 302  # the session ended here
+        response = Client().post("/api/roms", "{}", content_type="application/json", **bearer(raw))
+    assert response.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_a_session_of_a_provider_removed_from_the_configuration_ends(client, rechecked, settings):
+    sign_in(client, rechecked, "alice")  # an admin
+    settings.OIDC_PROVIDER_CONFIGS = [{**settings.OIDC_PROVIDER_CONFIGS[0], "name": "another"}]
+    with later(INTERVAL + 1):
+        response = client.get("/api/client-tokens")
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_session_from_before_the_recheck_was_turned_on_is_rechecked(client, idp, settings):
+    configure(settings, idp)
+    sign_in(client, idp, "alice")
+    configure(settings, idp, OIDC_SESSION_RECHECK_SECONDS=str(INTERVAL))
+    idp.deactivate("alice")
+    with later(INTERVAL + 1):
+        response = client.get("/api/client-tokens")
+    assert response.status_code == 401

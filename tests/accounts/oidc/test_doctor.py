@@ -1,46 +1,17 @@
 """``manage.py oidc_doctor``: live findings against the fake provider, in words and as JSON."""
 
 import json
-from io import StringIO
 
 import pytest
 import requests
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from accounts import discovery
 from accounts.provider import get_provider
-from tests.conftest import BASE_URL, configure
+from tests.accounts.oidc.doctor import doctor, findings
+from tests.conftest import configure
 from tests.fakeidp import FakeProvider
 
-
-@pytest.fixture(autouse=True)
-def _deployed_site(settings):
-    """A site whose own settings are clean, so every finding below comes from the provider."""
-    settings.SECRET_KEY = "a-real-secret-key-with-enough-randomness-0123456789abcdef"
-    settings.ROMM_BASE_URL = BASE_URL
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.CSRF_TRUSTED_ORIGINS = [BASE_URL]
-
-
-def doctor(*args):
-    """(exit status, stdout) of the command."""
-    out = StringIO()
-    try:
-        call_command("oidc_doctor", *args, stdout=out)
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
-
-
-def findings(*, level=None):
-    status, out = doctor("--json")
-    report = json.loads(out)
-    found = {f["code"]: f for p in report["providers"] for f in p["findings"]}
-    found.update({f["code"]: f for f in report["configuration"]})
-    if level:
-        found = {code: f for code, f in found.items() if f["level"] == level}
-    return status, found
+pytestmark = pytest.mark.usefixtures("deployed_site")
 
 
 def test_healthy_authentik_has_no_errors_and_says_what_to_register(authentik):

@@ -1,4 +1,6 @@
-"""Emails match only as Python lower-cases them, never by a database's case folding (SPEC 4.3).
+"""Which account a provider's email reaches: one whose address matches as Python lower-cases it,
+never by a database's case folding, never an administrator's, never one whose address was typed
+in rather than confirmed, never across a look-alike domain.
 
 These run on SQLite and, in CI's second pass, on PostgreSQL, whose UPPER() folds several
 non-ASCII letters onto ASCII ones: the look-alikes below would reach the ASCII account there.
@@ -11,7 +13,9 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 
 from accounts.models import Identity, Role, User, email_key
-from tests.conftest import sign_in
+from tests.accounts.helpers import PASSWORD, SETUP_FORM
+from tests.conftest import configure, sign_in
+from tests.fakeidp import FakeProvider
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +124,58 @@ def test_the_admin_refuses_a_case_variant_of_another_accounts_email_with_a_sente
     assert response.status_code == 200
     assert "Another account already uses this email address." in response.content.decode()
     assert not User.objects.filter(username="dora").exists()
+
+
+# --- administrators, squatted addresses, look-alike domains ---------------------------------------
+@pytest.mark.parametrize(
+    "flags",
+    [{"is_staff": True}, {"is_superuser": True}, {"role": Role.ADMIN}],
+    ids=["staff", "superuser", "role"],
+)
+def test_an_account_made_administrator_behind_save_is_still_never_joined_by_email(flags, authentik):
+    # A shell or a migration promotes with QuerySet.update(), which skips User.save()'s flag sync.
+    victim = User.objects.create_user("ops", email="ops@example.com", password=PASSWORD, role=Role.VIEWER)
+    User.objects.filter(pk=victim.pk).update(**flags)
+    attacker = Client()
+    response = sign_in(attacker, authentik, "erin", email="OPS@example.com", groups=["romm-viewers"])
+    assert response["Location"].startswith("/login")
+    assert whoami(attacker) is None and not victim.identities.exists()
+
+
+def test_the_setup_administrators_unconfirmed_email_is_neither_joined_nor_stripped(authentik):
+    # Its email is unconfirmed (typed into /setup): the squatter rule would clear it; the
+    # administrator rule must come first.
+    assert Client().post("/setup", SETUP_FORM).status_code == 302
+    attacker = Client()
+    sign_in(attacker, authentik, "erin", email="root@example.com", groups=["romm-viewers"])
+    root = User.objects.get(username="root")
+    assert whoami(attacker) is None and root.email == "root@example.com" and not root.identities.exists()
+    assert not User.objects.filter(username="erin").exists()
+
+
+def test_with_registration_closed_a_verified_email_does_not_strip_a_squatter_either(settings, requests_mock):
+    fake = FakeProvider(requests_mock, "authentik")
+    configure(settings, fake, OIDC_ALLOW_REGISTRATION="false")
+    User.objects.create_user("mallory", email="carol@example.com", password=PASSWORD)
+    User.objects.filter(username="mallory").update(email_confirmed=False)
+    sign_in(Client(), fake, "carol")
+    assert User.objects.get(username="mallory").email == "carol@example.com"
+    assert not User.objects.filter(username="carol").exists()
+
+
+DOMAIN_LOOK_ALIKES = {
+    "dotless i in the domain": ("ingrid@example.com", "ingrid@examp\u0131e.com"),
+    "kelvin sign in the domain": ("kate@kexample.com", "kate@\u212aexample.com"),
+    "punycode of a non-ASCII domain": ("kate@b\u00fccher.example", "kate@xn--bcher-kva.example"),
+    "no-break space inside": ("kate@example.com", "kate@exa\u00a0mple.com"),
+    "trailing dot": ("kate@example.com", "kate@example.com."),
+}
+
+
+@pytest.mark.parametrize("stored,presented", DOMAIN_LOOK_ALIKES.values(), ids=DOMAIN_LOOK_ALIKES.keys())
+def test_a_different_domain_string_never_reaches_the_account(stored, presented, authentik):
+    target = User.objects.create_user("target", email=stored, role=Role.EDITOR)
+    browser = Client()
+    sign_in(browser, authentik, "carol", email=presented, preferred_username="outsider")
+    assert whoami(browser) == "outsider" and not target.identities.exists()
+    assert User.objects.get(pk=target.pk).email == stored

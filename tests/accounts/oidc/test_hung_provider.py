@@ -1,4 +1,5 @@
-"""A provider that accepts connections and never answers must not hold the site's workers."""
+"""A provider that accepts connections and never answers must not hold the site's workers, and
+nobody can make the site remember a failure of a provider that is slow but works."""
 
 import socket
 import threading
@@ -6,6 +7,8 @@ import time
 
 import jwt
 import pytest
+import requests
+from django.test import Client
 
 from tests.conftest import configure
 
@@ -93,3 +96,59 @@ def test_sign_in_starts_fail_fast_after_one_timeout(client, hung, settings):
     assert len(hung.accepted) == 1
     page = client.get("/login?local=1").content.decode()
     assert "took too long to answer" in page
+
+
+# --- a slow or hung provider and the failure the site remembers -------------------------------
+def forged_logout_token(fake):
+    """What anyone can POST: the configured issuer, a key id nobody has, a signature of nothing."""
+    claims = {
+        "iss": fake.issuer,
+        "aud": fake.client_id,
+        "iat": int(time.time()),
+        "jti": "forged",
+        "sid": "x",
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+    }
+    return jwt.encode(
+        claims, "an-attackers-own-secret-32-bytes-long!!", algorithm="HS256", headers={"kid": "nobody"}
+    )
+
+
+def answers_in(seconds, fake, url):
+    """The provider at ``url`` answers, but only to a caller that waits ``seconds`` or more."""
+
+    def respond(request, context):
+        if (request.timeout or 0) < seconds:
+            raise requests.exceptions.ReadTimeout(f"{url} answers after {seconds}s")
+        return fake.metadata if url == fake.discovery_url else fake.jwks()
+
+    fake.mocker.get(url, json=respond)
+
+
+def test_an_anonymous_post_cannot_make_the_site_remember_a_failure_for_a_slow_but_working_provider(authentik):
+    answers_in(1.5, authentik, authentik.discovery_url)  # slower than 1 s, well within OIDC_TIMEOUT
+    attacker = Client()
+    refused = attacker.post("/api/oauth/backchannel-logout", {"logout_token": forged_logout_token(authentik)})
+    assert refused.status_code == 400
+    person = Client()
+    start = person.get("/api/login/openid")
+    assert start.status_code == 302 and start["Location"].startswith(
+        authentik.metadata["authorization_endpoint"]
+    ), "the sign-in was refused because of the attacker's request"
+
+
+def test_visitors_arriving_while_the_provider_hangs_do_not_each_wait_for_it(authentik):
+    waited = []
+
+    def hangs(request, context):
+        waited.append(request.timeout)
+        if len(waited) == 1:
+            # A second visitor arrives while the first request is still waiting on the provider.
+            second = Client().get("/api/login/openid")
+            assert second.status_code == 302 and second["Location"] == "/login?local=1"
+        raise requests.exceptions.ReadTimeout("the provider never answers")
+
+    authentik.mocker.get(authentik.discovery_url, json=hangs)
+    first = Client().get("/api/login/openid")
+    assert first.status_code == 302 and first["Location"] == "/login?local=1"
+    assert len(waited) == 1, f"{len(waited)} requests each waited {waited} seconds on the hung provider"

@@ -4,8 +4,10 @@ import pytest
 from django.core.checks import run_checks
 
 from romm_site.envvars import EnvReader, read_providers
-from tests.accounts.test_doctor import _deployed_site, findings  # noqa: F401  (the doctor's fixture)
+from tests.accounts.oidc.doctor import findings
 from tests.conftest import configure
+
+pytestmark = pytest.mark.usefixtures("deployed_site")
 
 GOOD = {
     "OIDC_PROVIDER": "authentik",

@@ -3,11 +3,14 @@
 import logging
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import OIDCSession, User
+from tests.accounts.helpers import whoami
 from tests.conftest import configure, sign_in
 from tests.fakeidp import logout_token, rsa_key
 
@@ -205,3 +208,36 @@ def test_admin_logout_goes_through_the_site_logout(client, idp):
     assert response.status_code == 302 and response["Location"] == "/logout"
     assert "Sign out?" in client.get(response["Location"]).content.decode()
     assert client.get("/api/users/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_forged_logout_token_with_an_unknown_kid_refetches_the_jwks_at_most_once_per_window(authentik):
+    browser = Client()
+    sign_in(browser, authentik, "carol")  # discovery and JWKS are cached now
+    before = len(authentik.requests_to("jwks_uri"))
+    for _ in range(30):
+        token = logout_token(authentik, "carol")
+        header_forged = jwt.encode(
+            jwt.decode(token, options={"verify_signature": False}),
+            rsa_key(3),
+            algorithm="RS256",
+            headers={"kid": "rotated-away", "typ": "logout+jwt"},
+        )
+        assert (
+            Client().post("/api/oauth/backchannel-logout", {"logout_token": header_forged}).status_code == 400
+        )
+    assert len(authentik.requests_to("jwks_uri")) - before <= 2  # one window, or two if it ticked over
+    assert whoami(browser) == "carol"
+
+
+@pytest.mark.django_db
+def test_the_issuer_fallback_of_a_cold_cache_does_not_loosen_the_exact_iss_check(authentik):
+    # With nothing cached, the receiver picks the provider by its configured issuer, trailing slash
+    # aside; the token's iss must still be exactly the discovered one (Authentik's ends in "/").
+    browser = Client()
+    sign_in(browser, authentik, "carol")
+    cache.clear()
+    token = logout_token(authentik, "carol", iss=authentik.issuer.rstrip("/"))
+    response = Client().post("/api/oauth/backchannel-logout", {"logout_token": token})
+    assert response.status_code == 400 and response.json()["error_description"] == "invalid logout_token"
+    assert whoami(browser) == "carol"

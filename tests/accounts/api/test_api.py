@@ -273,6 +273,13 @@ def test_heartbeat_is_public_and_get_only(client, db):
     assert client.post("/api/heartbeat").status_code == 405
 
 
+@pytest.mark.parametrize("path,method", [("/api/users/me", "get"), ("/api/login", "post")])
+def test_non_ascii_basic_credentials_are_a_401_with_the_sentence(client, path, method):
+    response = getattr(client, method)(path, HTTP_AUTHORIZATION="Basic \u00e9\u00e9\u00e9\u00e9")
+    assert response.status_code == 401
+    assert "not valid HTTP Basic" in response.json()["detail"]
+
+
 # --- RomM 5's shapes -----------------------------------------------------------------------------
 HEARTBEAT_TYPES = {  # RomM 5.0's backend/endpoints/responses/heartbeat.py: every key always present
     "SYSTEM": {"VERSION": str, "SHOW_SETUP_WIZARD": bool},
