@@ -5,16 +5,18 @@ backend/endpoints/responses/heartbeat.py and identity.py ``UserSchema``), which 
 decode strictly; this site's own keys stay alongside.
 """
 
+import json
 import logging
 
 from django.conf import settings
 from django.contrib import auth
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from accounts import tokens
-from accounts.access import api_view, scopes_for_role
+from accounts.access import api_view, app_password, scopes_for_role
 from accounts.apiauth import (
     BASIC_MALFORMED,
     authorization,
@@ -89,12 +91,25 @@ def login(request):
     if pair is None:
         logger.warning("API login refused: malformed HTTP Basic header")
         return refusal(BASIC_MALFORMED)
+    app = app_password(request, *pair)
+    if isinstance(app, HttpResponse):
+        return app
+    if app is not None:
+        # A session would carry the whole role, more than the token's scopes.
+        logger.warning("API login refused for %r: an app password opens no session", app.user.username)
+        return refusal(APP_PASSWORD_NO_SESSION)
     try:
         user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
         open_session(request, user, SignInEvent.Method.API)
     except PasswordRefused as error:
         return password_refusal(error)
     return JsonResponse({"detail": "Signed in.", "user": user_json(user)})
+
+
+APP_PASSWORD_NO_SESSION = (
+    "An app password opens no session: send it with every request (HTTP Basic, or as "
+    "Authorization: Bearer), and it acts with its own scopes."
+)
 
 
 @api_view("POST")
@@ -141,6 +156,9 @@ def token(request):
     username, password = request.POST.get("username"), request.POST.get("password")
     if not username or not password:
         return grant_error("invalid_request", "username and password are required.")
+    app = app_password(request, username, password)
+    if app is not None:
+        return app_password_grant(app, password)
     try:
         user = sign_in_with_password(request, username, password, SignInEvent.Method.TOKEN)
     except PasswordRefused as error:
@@ -157,6 +175,24 @@ def token(request):
             "expires_in": settings.API_TOKEN_SECONDS,
         }
     )
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def app_password_grant(answer, raw):
+    """/api/token's answer to an app password (``access.app_password``): the app password itself is
+    the access token, so the app acts with that token's scopes and expiry, even with
+    DISABLE_USERPASS_LOGIN, and revoking the token ends it. Apps that sign in only this way
+    (mcp-romm) then work for people who have no password here."""
+    if isinstance(answer, HttpResponse):  # refused as a wrong password is
+        detail = json.loads(answer.content)["detail"]
+        return grant_error("invalid_grant", detail, status=429 if answer.status_code == 429 else 400)
+    body = {"access_token": raw, "token_type": "Bearer"}
+    expires_at = answer.token.expires_at
+    if expires_at is not None:
+        body["expires_in"] = max(0, int((expires_at - timezone.now()).total_seconds()))
+    response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response

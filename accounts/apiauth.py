@@ -51,6 +51,11 @@ def basic_credentials(credentials):
     return (username, password) if colon and username else None
 
 
+def basic_header(username, password):
+    """The credentials part of an HTTP Basic header for this pair."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
 def password_refusal(error):
     """The JSON answer to a refused password: 429 when rate-limited, else 401."""
     if error.reason == "rate_limited":

@@ -100,11 +100,12 @@ def rotate(token):
     return raw
 
 
-def find(raw):
+def find(raw, in_use=True):
     """``(token, None)`` for a live token with this raw value, else ``(None, why)``.
 
     ``why`` is ``unknown``, ``revoked``, ``expired`` or ``inactive`` (the owner is deactivated),
-    for the operator's log line; the caller answers all four the same way.
+    for the operator's log line; the caller answers all four the same way. ``in_use=False``
+    leaves the last use unwritten, for a caller with more to check before the token is used.
     """
     if not looks_like_client_token(raw):
         return None, "unknown"
@@ -118,7 +119,8 @@ def find(raw):
         return None, "expired"
     if not token.user.is_active:
         return None, "inactive"
-    touch(token, now)
+    if in_use:
+        touch(token, now)
     return token, None
 
 
@@ -171,6 +173,10 @@ def resolve_bearer(request, scheme, credentials):
     if token is None:
         logger.warning("API client token refused: %s", why)
         return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
+    return access(token, "device_token" if token.device_id else "client_token")
+
+
+def access(token, credential):
+    """What a request made with ``token`` may do: its scopes AND its owner's current role."""
     scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
-    credential = "device_token" if token.device_id else "client_token"
     return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)

@@ -118,9 +118,11 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Who a JSON API request is, from its Authorization header: the first of these that recognises
 # the credentials answers (accounts.access.decide). App and device tokens come first: their
-# ``rmm_`` shape is theirs, and any other bearer value is a password-grant token.
+# ``rmm_`` shape is theirs, as a bearer or as an HTTP Basic password (an app password); any other
+# bearer value is a password-grant token, any other Basic password a password.
 API_CREDENTIAL_RESOLVERS = [
     "devices.tokens.resolve_bearer",
+    "devices.app_passwords.resolve_basic",
     "accounts.access.password_bearer",
     "accounts.access.password_basic",
 ]
