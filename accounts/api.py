@@ -218,6 +218,8 @@ def heartbeat(request):
                 "DISABLE_USERPASS_LOGIN": settings.DISABLE_USERPASS_LOGIN,
                 "DISABLE_LOGS_VIEWER": True,
                 "YOUTUBE_BASE_URL": "https://www.youtube.com",
+                # RomM 4's key, which older romm-ios-app builds still require (in seconds).
+                "UPLOAD_TIMEOUT": 600,
             },
             "OIDC": {
                 "ENABLED": settings.OIDC_ENABLED,

@@ -235,6 +235,7 @@ def test_heartbeat_without_oidc(client, db, settings):
         "DISABLE_USERPASS_LOGIN": False,
         "DISABLE_LOGS_VIEWER": True,
         "YOUTUBE_BASE_URL": "https://www.youtube.com",
+        "UPLOAD_TIMEOUT": 600,
     }
     assert body["OIDC"] == {
         "ENABLED": False,
@@ -303,7 +304,13 @@ HEARTBEAT_TYPES = {  # RomM 5.0's backend/endpoints/responses/heartbeat.py: ever
     },
     "FILESYSTEM": {"FS_PLATFORMS": list},
     "EMULATION": {"DISABLE_EMULATOR_JS": bool, "DISABLE_RUFFLE_RS": bool},
-    "FRONTEND": {"DISABLE_USERPASS_LOGIN": bool, "DISABLE_LOGS_VIEWER": bool, "YOUTUBE_BASE_URL": str},
+    # UPLOAD_TIMEOUT is RomM 4's, which older romm-ios-app builds require.
+    "FRONTEND": {
+        "DISABLE_USERPASS_LOGIN": bool,
+        "DISABLE_LOGS_VIEWER": bool,
+        "YOUTUBE_BASE_URL": str,
+        "UPLOAD_TIMEOUT": int,
+    },
     "OIDC": {"ENABLED": bool, "AUTOLOGIN": bool, "PROVIDER": str, "RP_INITIATED_LOGOUT": bool},
     "TASKS": {
         key: kind
