@@ -439,3 +439,29 @@ def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
     polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
     assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
     assert not ClientToken.objects.exists()
+
+
+def test_romms_whole_scope_list_is_accepted_and_shown_with_what_the_role_grants(vera):
+    """The scopes RomM's apps ask for (argosy-launcher asks these sixteen) start a sign-in; the
+    approval page names each, greys what a viewer lacks, and the device gets the rest."""
+    asked = ["me.read", "me.write", "platforms.read", "platforms.write", "roms.read", "roms.write",
+             "roms.user.read", "roms.user.write", "assets.read", "assets.write", "firmware.read",
+             "firmware.write", "collections.read", "collections.write", "devices.read", "devices.write"]  # fmt: skip
+    response = init(requested_scopes=asked)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    page = signed_in(vera).get("/pair/device", {"user_code": body["user_code"]}).content.decode()
+    assert "download your saves, states and screenshots" in page and 'data-scope="firmware.write"' in page
+    lacking = {s for s in asked if f'class="muted lacking" data-scope="{s}"' in page}
+    assert lacking == {"platforms.write", "roms.write", "firmware.write"}
+    approve(vera, body["user_code"])
+    wait_interval()
+    granted = poll(body["device_code"]).json()["scopes"]
+    assert set(granted) == set(asked) - lacking
+
+
+def test_an_unknown_scope_is_still_refused_naming_it(db):
+    response = init(requested_scopes=["roms.read", "roms.delete"])
+    assert (
+        response.status_code == 400 and "'roms.delete' is not a scope" in response.json()["error_description"]
+    )
