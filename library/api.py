@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, TooManyFieldsSent
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.forms.models import model_to_dict
@@ -288,8 +289,15 @@ def rom(request, pk):
     return answer(request, one, ROMS, pk)
 
 
-def valid_query(form):
-    """The form's cleaned query string, or ``Refused`` 400 naming each bad parameter."""
+def valid_query(request, form_class):
+    """The query string cleaned by ``form_class``, or ``Refused`` 400 naming each bad parameter."""
+    try:
+        form = form_class(request.GET)
+    except TooManyFieldsSent:
+        raise Refused(
+            400,
+            f"The query string has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters. Send fewer.",
+        ) from None
     if not form.is_valid():
         errors = {key: list(messages) for key, messages in form.errors.items()}
         raise Refused(400, field_sentence(errors), errors)
@@ -298,7 +306,7 @@ def valid_query(form):
 
 def platform_list(request):
     """Every platform with its ROM count and size, by name; RomM's ``updated_after`` narrows it."""
-    query = valid_query(PlatformQueryForm(request.GET))
+    query = valid_query(request, PlatformQueryForm)
     found = with_counts(Platform.objects.all())
     if query["updated_after"] is not None:
         found = found.filter(updated_at__gt=query["updated_after"])
@@ -306,7 +314,7 @@ def platform_list(request):
 
 
 def rom_page(request):
-    query = valid_query(RomQueryForm(request.GET))
+    query = valid_query(request, RomQueryForm)
     body = rom_query.page(query)
     platform_id = query["platform_id"]
     # This site's own platform_id names one platform, and a wrong one is a mistake worth saying;

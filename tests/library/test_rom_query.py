@@ -284,3 +284,12 @@ def test_romm_and_site_names_that_disagree_are_400(editor, snes):
     assert not Rom.objects.exists()
     same = send(editor, "post", "/api/roms", {**body, "fs_name": "b.sfc"})
     assert same.status_code == 201
+
+
+def test_a_query_string_with_too_many_parameters_is_a_400_json(viewer, shelf, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+    query = "&".join(f"platform_ids={i}" for i in range(101))
+    response = viewer.get(f"/api/roms?{query}")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The query string has more than 100 parameters. Send fewer."
+    assert viewer.get("/api/roms?" + "&".join(f"platform_ids={i}" for i in range(100))).status_code == 200
