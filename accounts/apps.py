@@ -10,7 +10,7 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save, pre_delete
 
         from accounts import checks  # noqa: F401  (registers the system checks)
-        from accounts import sessions
+        from accounts import app_recheck, sessions
 
         from accounts.signals import access_withdrawn
 
@@ -23,4 +23,7 @@ class AccountsConfig(AppConfig):
         user_logged_out.connect(sessions.session_ended, dispatch_uid="accounts.unindex_session")
         post_delete.connect(
             sessions.identity_deleted, sender=self.get_model("Identity"), dispatch_uid="accounts.end_unlinked"
+        )
+        post_delete.connect(
+            app_recheck.identity_unlinked, sender=self.get_model("Identity"), dispatch_uid="accounts.revoke_unlinked"
         )

@@ -20,10 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from accounts import history
+from accounts import history, idtoken, provider_client, refresh_chain, userinfo
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
-from accounts import idtoken, provider_client, userinfo
 from accounts.provider import PROTOCOL_CLAIMS
 from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 from romm_site import rows
@@ -279,11 +278,15 @@ class OIDCBackend(OIDCAuthenticationBackend):
         names = claim_strings(groups) if groups is not MISSING else []
         identity.groups = [name[:200] for name in names if "\x00" not in name][:100]
         identity.last_used_at = timezone.now()
+        # A sign-in or a link (not a recheck): with the recheck on, the identity keeps its refresh token.
+        login = getattr(self, "login", None)
+        kept = refresh_chain.adopted(identity, self.provider, login["refresh_token"], self.finish is not None,
+                                     identity.last_used_at) if login else {}
         if identity.pk is None:
             identity.save()
         elif not rows.update(Identity, identity.pk, {
             "provider": identity.provider, "email": identity.email, "groups": identity.groups,
-            "last_used_at": identity.last_used_at,
+            "last_used_at": identity.last_used_at, **kept,
         }):
             # An administrator unlinked it while this sign-in ran: it must not come back.
             raise SignInError("conflict", f"identity {identity.subject} was unlinked during the sign-in")

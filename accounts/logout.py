@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import idtoken
+from accounts import app_recheck, idtoken
 from accounts.errors import SignInError
 from accounts.models import OIDCSession
 from accounts.provider import get_provider, provider_for_issuer
@@ -138,6 +138,8 @@ def backchannel_logout(request):
     if isinstance(claims.get("sub"), str):
         sessions = sessions.filter(subject=claims["sub"])
     ended = end_session_keys(list(sessions.values_list("session_key", flat=True)))
+    if isinstance(claims.get("sub"), str) and not isinstance(claims.get("sid"), str):
+        app_recheck.logged_out_by_subject(request, claims["iss"], claims["sub"])  # not one session: the person
     logger.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
     response = JsonResponse({}, status=200)
     response["Cache-Control"] = "no-store"

@@ -129,6 +129,20 @@ class Identity(models.Model):
     groups = models.JSONField(default=list, blank=True, help_text="Groups seen at the last sign-in.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # With OIDC_SESSION_RECHECK_SECONDS: the refresh token of this person's newest sign-in, for
+    # confirming at the provider the role of app tokens used without a browser session
+    # (accounts.refresh_chain keeps it, accounts.app_recheck uses it). Encrypted like the
+    # session's (accounts.sealed); the other fields are bookkeeping, never a secret.
+    refresh_token = models.TextField(blank=True, editable=False)
+    # SHA-256 of the copy the sign-in's browser session holds ("": none holds one).
+    refresh_token_shared = models.CharField(max_length=64, blank=True, editable=False)
+    # The newest token of the previous sign-in's chain, kept for the session that holds an older one.
+    refresh_token_handover = models.TextField(blank=True, editable=False)
+    refresh_token_handover_for = models.CharField(max_length=64, blank=True, editable=False)
+    recheck_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recheck_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # A refresh in progress: no other may spend the token before this.
+    recheck_busy_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "identities"

@@ -123,7 +123,7 @@ def unlink_identity(request, pk):
         messages.error(request, LAST_WAY_IN)
         logger.warning("profile: unlink refused for %r: last way in (%s)", request.user.username, identity)
         return HttpResponseRedirect("/profile")
-    identity.delete()
+    identity.delete()  # its app tokens go too (accounts.app_recheck.identity_unlinked)
     history.record(
         request,
         SignInEvent.Method.OIDC,
@@ -134,7 +134,11 @@ def unlink_identity(request, pk):
         subject=identity.subject,
     )
     logger.info("profile: account %r unlinked %s", request.user.username, identity)
-    messages.success(request, f"Your {identity.provider} sign-in is unlinked from this account.")
+    messages.success(
+        request,
+        f"Your {identity.provider} sign-in is unlinked from this account. Any app and device tokens "
+        "you had were revoked with it: pair your apps again.",
+    )
     return HttpResponseRedirect("/profile")
 
 

@@ -20,13 +20,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import history, idtoken, provider_client, sealed
+from accounts import app_recheck, history, idtoken, provider_client, refresh_chain, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
 from accounts.models import Identity, OIDCSession, SignInEvent
 from accounts.provider import get_provider
 from accounts.roles import resolve_role
-from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -161,15 +160,22 @@ def _refresh(request, provider, row, now):
         logger.warning("session recheck of %r at %s: no refresh token stored (offline_access not granted, "
                        "or SECRET_KEY changed)", username, provider.name)
         return _ended(request, provider, row, "recheck_unavailable", "no refresh token stored")
+    # The same chain may be kept for app tokens too (accounts.refresh_chain): spend its newest token.
+    token = refresh_chain.session_token(row.issuer, row.subject, token)
+    if token is refresh_chain.BUSY:
+        return None
     try:
         tokens = provider_client.refresh(provider, token)
     except SignInError as error:
+        refresh_chain.session_failed(row.issuer, row.subject, token)
         return _failed(request, provider, row, now, error)
     # At once: the rotated token is the only one the provider still honours.
     row.refresh_token = sealed.seal(tokens.get("refresh_token") or token)
     row.recheck_due_at = now + timedelta(seconds=provider.session_recheck_seconds)
     row.recheck_failing_since, row.recheck_failures = None, 0
     row.save(update_fields=["refresh_token", "recheck_due_at", "recheck_failing_since", "recheck_failures"])
+    refresh_chain.session_refreshed(row.issuer, row.subject, token, tokens.get("refresh_token") or token,
+                                    row.recheck_due_at)
     try:
         _apply(request, provider, row, tokens)
     except SignInError as error:
@@ -183,20 +189,25 @@ def _refresh(request, provider, row, now):
 
 
 def _apply(request, provider, row, tokens):
-    """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
+    apply_refreshed(request, provider, request.user, row.issuer, row.subject, tokens)
+
+
+def apply_refreshed(request, provider, user, issuer, subject, tokens):
+    """Validate refreshed tokens of ``(issuer, subject)`` and apply the role to ``user`` again,
+    through the sign-in policy's own steps (a session's check, or an app token's: accounts.app_recheck)."""
     if tokens.get("id_token"):
-        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], row.subject)
-        if payload["iss"] != row.issuer:
+        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], subject)
+        if payload["iss"] != issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
         # An ID token is optional in a refresh response (OpenID Connect Core 12.2): userinfo speaks.
-        payload = {"iss": row.issuer, "sub": row.subject}
+        payload = {"iss": issuer, "sub": subject}
     backend = OIDCBackend()
     backend.request, backend.provider = request, provider
     claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
     role = resolve_role(provider, claims)
-    backend.update_user(request.user, claims, role)
-    identity = Identity.objects.filter(issuer=row.issuer, subject=row.subject, user=request.user).first()
+    backend.update_user(user, claims, role)
+    identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
     if identity is not None:
         backend.record_identity(identity, claims)
 
@@ -231,11 +242,11 @@ def _failed(request, provider, row, now, error):
 def _ended(request, provider, row, reason, detail):
     """The sign-in history shows why the session ended; returns ``reason``.
 
-    Groups that now grant nothing also stop the person's app tokens: they would otherwise keep
-    the role the provider just took away.
+    Groups that now grant nothing, or a refused grant, also reach the person's app tokens
+    (accounts.app_recheck): they would otherwise keep the role the provider just took away.
     """
-    if reason == "recheck_no_role":
-        access_withdrawn.send(sender=type(request.user), user=request.user, reason=reason)
+    if reason in ("recheck_no_role", "provider_ended"):
+        app_recheck.session_ended(request, request.user, row.issuer, row.subject, sealed.unseal(row.refresh_token), reason)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=row.subject)
     return reason
@@ -257,5 +268,7 @@ def revoke_at_logout(oidc_session):
         return
     token = sealed.unseal(oidc_session.refresh_token)
     provider = get_provider(oidc_session.provider) if oidc_session.provider else None
+    # A chain the person's app tokens are confirmed with outlives the session (accounts.app_recheck).
+    token = app_recheck.at_logout(oidc_session.issuer, oidc_session.subject, token)
     if token and provider is not None:
         revoke_quietly(provider, token)

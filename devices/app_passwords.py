@@ -47,4 +47,4 @@ def authenticate(request, username, raw):
         return apiauth.password_refusal(refused(request, "invalid_credentials", username, METHOD))
     ratelimit.succeeded(request, username)
     tokens.touch(token, timezone.now())
-    return tokens.access(token, "app_password")
+    return tokens.access(request, token, "app_password")

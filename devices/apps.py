@@ -6,10 +6,11 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import profile
+        from accounts import app_recheck, profile
         from accounts.signals import access_withdrawn
         from devices import tokens
         from devices.profile import apps_context
 
         access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
+        app_recheck.add_token_holder(tokens.holds_live)
         profile.add_section("devices/_profile_apps.html", apps_context)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import history
 from accounts.access import SCOPES, scopes_for_role
 from accounts.models import SignInEvent
-from devices import codes, flow, tokens
+from devices import bounds, codes, flow, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _answer(request, row, decision):
         )
         logger.warning("device approval refused for %r: token limit reached", user.username)
         return HttpResponseRedirect("/profile")
-    if not flow.decide(row, user, approve):
+    if not flow.decide(row, user, approve, bounds.of_session(request).password_fingerprint):
         messages.error(request, CODE_UNKNOWN)
         logger.warning(
             "device approval refused for %r: authorization %s no longer pending", user.username, row.pk

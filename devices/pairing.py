@@ -59,6 +59,6 @@ def exchange(typed):
         if not spent:
             return None
         token = PairingCode.objects.select_related("token__user").get(code_hash=tokens.digest(code)).token
-        if token.revoked or (token.expires_at and token.expires_at <= now) or not token.user.is_active:
+        if tokens.stopped(token, now) is not None:
             return None
         return tokens.rotate(token), token

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.profile import render_profile
-from devices import codes, pairing, tokens
+from devices import bounds, codes, pairing, tokens
 from devices.forms import ClientTokenForm
 from devices.models import ClientToken, Device
 
@@ -34,7 +34,7 @@ def apps_context(request, token_form=None, new_token=None, pairing_code=None, pa
     user = request.user
     context = {
         "token_form": token_form or ClientTokenForm(role=user.role),
-        "client_tokens": list(tokens.live(user).select_related("device")),
+        "client_tokens": list(tokens.live(user).select_related("device", "minted_by")),
         "devices": list(Device.objects.filter(user=user).order_by("-last_seen_at", "-created_at")),
         "new_token": new_token,
         "paired_token": paired_token,
@@ -68,7 +68,11 @@ def create_token(request):
         )
         return _render(request, token_form=form, status=400)
     made = tokens.create_limited(
-        request, form.cleaned_data["name"], set(form.cleaned_data["scopes"]), form.cleaned_data["expires_in"]
+        request,
+        form.cleaned_data["name"],
+        set(form.cleaned_data["scopes"]),
+        form.cleaned_data["expires_in"],
+        bounds.of_session(request),
     )
     if made is None:
         form.add_error(
@@ -92,6 +96,12 @@ def pair_token(request, pk):
     token = _own(request, pk)
     if token is None:
         messages.error(request, "That token is revoked or expired. Create a new one.")
+        return HttpResponseRedirect("/profile")
+    why = bounds.escapes(bounds.of_session(request), token)
+    if why is not None:
+        messages.error(request, bounds.ESCAPES[why])
+        logger.warning("profile: pairing code refused for %r: token %s would outlive the session (%s)",
+                       request.user.username, token.pk, why)
         return HttpResponseRedirect("/profile")
     code = pairing.create(token)
     logger.info("profile: pairing code made for client token %s of %r", token.pk, request.user.username)

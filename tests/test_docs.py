@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts import app_recheck
 from accounts.access import SESSION_REFUSALS
 from accounts.errors import MESSAGES
 
@@ -99,5 +100,16 @@ def test_troubleshooting_lists_every_refusal_reason_with_its_sentence():
         reason
         for reason, sentence in {**MESSAGES, **SESSION_REFUSALS}.items()
         if f"| `{reason}` |" not in page or sentence not in page
+    ]
+    assert missing == []
+
+
+def test_troubleshooting_lists_every_app_token_refusal_with_its_sentence():
+    page = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    section = page[page.index("## App tokens ended by the provider"):]
+    missing = [
+        reason
+        for reason, sentence in app_recheck.REFUSALS.items()
+        if f"| `{reason}` |" not in section or sentence not in section
     ]
     assert missing == []
