@@ -11,12 +11,13 @@ import logging
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.db.models import OuterRef, Subquery
+from django.db.models import Max, Min, OuterRef, Subquery
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import localdate, localtime
 
 from accounts import history
+from accounts.audit import summaries
 from accounts.models import Identity, Role, SignInEvent, User
 from accounts.sessions import end_sessions
 
@@ -333,3 +334,14 @@ class SignInEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, SignInEvent.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        """Deleted rows leave the sign-in health report too: their days are summarised again."""
+        with summaries.locked():
+            span = queryset.aggregate(first=Min("created_at"), last=Max("created_at"))
+            queryset.delete()
+            if span["first"] is not None:
+                summaries.forget(localdate(span["first"]), localdate(span["last"]))

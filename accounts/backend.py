@@ -30,6 +30,8 @@ from romm_site import rows
 logger = logging.getLogger(__name__)
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
+# Simultaneous first sign-ins that need one username: each INSERT that loses tries the next free name.
+USERNAME_TRIES = 25
 
 
 class OIDCBackend(OIDCAuthenticationBackend):
@@ -52,21 +54,29 @@ class OIDCBackend(OIDCAuthenticationBackend):
         if provider is None or not code:
             return None
         self.request, self.provider, self.finish = request, provider, finish
-        tokens = provider_client.exchange_code(provider, code, code_verifier)
-        payload = idtoken.validate_id_token(provider, tokens["id_token"], nonce)
-        self.login = {
-            "provider": provider.name,
-            "issuer": payload["iss"],
-            "sub": payload["sub"],
-            "sid": payload.get("sid"),
-            "id_token": tokens["id_token"],
-            # Kept (encrypted) only when the session recheck is on: accounts.recheck.
-            "refresh_token": tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None,
-        }
-        if link_to is not None:
-            user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
-        else:
-            user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        tokens, provider_ms = provider_client.exchange_code(provider, code, code_verifier)
+        try:
+            payload = idtoken.validate_id_token(provider, tokens["id_token"], nonce)
+            self.login = {
+                "provider": provider.name,
+                "issuer": payload["iss"],
+                "sub": payload["sub"],
+                "sid": payload.get("sid"),
+                "id_token": tokens["id_token"],
+                # Kept (encrypted) only when the session recheck is on: accounts.recheck.
+                "refresh_token": (
+                    tokens.get("refresh_token") if isinstance(tokens.get("refresh_token"), str) else None
+                ),
+                # For the sign-in history (the sign-in health report's provider response times).
+                "provider_ms": provider_ms,
+            }
+            if link_to is not None:
+                user = self.link_identity(link_to, tokens.get("access_token"), tokens["id_token"], payload)
+            else:
+                user = self.get_or_create_user(tokens.get("access_token"), tokens["id_token"], payload)
+        except SignInError as error:
+            error.provider_ms = provider_ms
+            raise
         user.oidc_login = self.login
         return user
 
@@ -75,13 +85,18 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return ModelBackend.get_user(self, user_id)
 
     # --- claims ----------------------------------------------------------------------
-    def get_userinfo(self, access_token, id_token, payload):
-        """The ID token's claims, completed from userinfo when a needed claim is missing."""
+    def get_userinfo(self, access_token, id_token, payload, refreshed=False):
+        """The ID token's claims, completed from userinfo when a needed claim is missing.
+
+        Asked for in the ID token through the claims parameter (``Provider.claims_request``), they
+        are usually all there; a provider that ignores the parameter, or a scope it did not grant,
+        leaves one out, and userinfo is asked as without the parameter. A ``refreshed`` ID token
+        of a provider that takes the parameter may repeat the values of the sign-in (Authelia
+        keeps the claims it added then), so there userinfo, which is current, is always asked.
+        """
         claims = dict(payload)
-        needed = ["email", "email_verified", self.provider.username_attribute]
-        if self.provider.claim_roles:
-            needed.append(self.provider.claim_roles)
-        if all(claim_value(claims, name) is not MISSING for name in needed):
+        stale = refreshed and self.provider.metadata().get("claims_parameter_supported") is True
+        if not stale and all(claim_value(claims, name) is not MISSING for name in self.provider.needed_claims()):
             return claims
         if not access_token or not userinfo.has_userinfo(self.provider):
             return claims
@@ -172,35 +187,42 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return user
 
     def link_or_create(self, claims, role):
-        """A first sign-in: link to the one account with this verified email, or create one."""
+        """A first sign-in: link to the account whose confirmed email this is, or create one.
+
+        Accounts that typed this address for themselves (unconfirmed; several may have) never
+        link: a provider-verified address outranks them, and they give it up.
+        """
         email = self.usable_email(claims)
         if email and not self.email_is_verified(claims):
             raise SignInError("email_unverified", f"email_verified={claims.get('email_verified')!r}")
-        users = list(self.filter_users_by_claims({"email": email})[:2]) if email else []
-        if len(users) > 1:
-            raise SignInError("ambiguous_email", f"{len(users)} accounts share the email")
-        if users:
-            user = users[0]
+        holders = list(self.filter_users_by_claims({"email": email})) if email else []
+        confirmed = [user for user in holders if user.email_confirmed]
+        squatters = [user for user in holders if not user.email_confirmed]
+        if len(confirmed) > 1:
+            raise SignInError("ambiguous_email", f"{len(confirmed)} accounts share the email")
+        for user in confirmed or squatters:
             if user.is_administrator:
                 # An email address at the provider may be self-typed (enrollment, email changes);
                 # it must never be the key to an administrator's account.
                 raise SignInError("admin_email_link", f"account {user.username!r} is an administrator; not linked")
-            if not self.provider.email_linking:
-                # Emails from this provider are not trusted for accounts: not to join one, nor to
-                # take an address from one.
-                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
-            if not user.email_confirmed:
-                # A provider-verified address outranks one an account typed in for itself.
-                return self.create_user(dict(claims, email=email), role, squatter=user)
-            if user.identities.filter(issuer=claims["iss"]).exists():
-                raise SignInError(
-                    "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
-                )
-            if not self.user_can_authenticate(user):
-                raise SignInError("inactive", f"account {user.username!r} is inactive")
-            logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
-            return user
-        return self.create_user(dict(claims, email=email or ""), role)
+        if holders and not self.provider.email_linking:
+            # Emails from this provider are not trusted for accounts: not to join one, nor to
+            # take an address from one.
+            raise SignInError("email_linking_off", f"account {holders[0].username!r} has the email; not linked")
+        if not confirmed:
+            return self.create_user(dict(claims, email=email or ""), role, squatters=squatters)
+        user = confirmed[0]
+        if user.identities.filter(issuer=claims["iss"]).exists():
+            raise SignInError(
+                "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
+            )
+        if not self.user_can_authenticate(user):
+            raise SignInError("inactive", f"account {user.username!r} is inactive")
+        for squatter in squatters:
+            if not squatter.is_administrator:  # an administrator's address is never taken by email
+                self.release_email(squatter, claims)
+        logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
+        return user
 
     def filter_users_by_claims(self, claims):
         """Accounts whose email is this one, compared as ``accounts.models.email_key`` says."""
@@ -219,14 +241,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
             provider=self.provider.name, subject=str(claims.get("sub", "")),
         )
 
-    def create_user(self, claims, role=None, squatter=None):
+    def create_user(self, claims, role=None, squatters=()):
         """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role.
 
-        ``squatter``: an account holding this email unconfirmed, which gives it up first.
+        ``squatters``: accounts holding this email unconfirmed, which give it up first.
         """
         if not self.provider.allow_registration:
             raise SignInError("registration_closed", "no account matches and registration is off")
-        if squatter is not None:
+        for squatter in squatters:
             self.release_email(squatter, claims)
         user = self.UserModel(
             username=self.get_username(claims),
@@ -236,9 +258,31 @@ class OIDCBackend(OIDCAuthenticationBackend):
             role=role or Role.VIEWER,
         )
         user.set_unusable_password()
-        user.save()
+        self.insert_with_free_username(user, claims)
         logger.info("OIDC account %r created for %s of %s as %s", user.username, claims["sub"], claims["iss"], user.role)
         return user
+
+    def insert_with_free_username(self, user, claims):
+        """Save the new ``user``; when a simultaneous first sign-in took its username, take the next.
+
+        ``get_username`` reads which names are taken, but first sign-ins that need the same name
+        read it at the same moment on PostgreSQL (SQLite's write lock runs them one after the
+        other): the INSERT that comes second hits the unique username. It is retried in a
+        savepoint, so the sign-in's transaction goes on; the winner's row is committed by then,
+        so ``get_username`` now skips it. Any other conflict (the same person's simultaneous
+        sign-in took the email) goes up to ``get_or_create_user``, which looks again.
+        """
+        for _ in range(USERNAME_TRIES):
+            try:
+                with transaction.atomic():
+                    user.save()
+                return
+            except IntegrityError:
+                if not self.UserModel.objects.filter(username=user.username).exists():
+                    raise
+                taken, user.username = user.username, self.get_username(claims)
+                logger.info("OIDC username %r was taken by a simultaneous sign-in; trying %r", taken, user.username)
+        raise SignInError("conflict", f"no free username after {USERNAME_TRIES} tries")
 
     def get_username(self, claims):
         """A valid username no account uses yet, from the configured claim or a fallback."""

@@ -6,14 +6,18 @@ knows about accounts; a document or key set that cannot be trusted raises ``Sign
 """
 
 import hashlib
+import logging
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import provider_client
+from accounts import history, provider_client
 from accounts.errors import SignInError
+from accounts.models import SignInEvent
+
+logger = logging.getLogger(__name__)
 
 # A failed discovery or JWKS fetch is remembered this long, so a hung or broken provider costs
 # one timeout per window instead of one per request (each would hold a worker).
@@ -106,20 +110,38 @@ def jwks(provider, refresh=False, kept=True):
         uri = provider.metadata().get("jwks_uri")
         if not uri:
             raise SignInError("discovery_invalid", "the provider has no jwks_uri")
+        known = None
         if refresh:
+            known = key_ids(provider.__dict__.get("_jwks") or cache.get(key))
             cache.delete(key)  # waiting requests must not take the old copy for the new one
-        cached = fetch_shared(provider, "jwks", key, lambda: _fetch_jwks(provider, uri, key))
+        cached = fetch_shared(provider, "jwks", key, lambda: _fetch_jwks(provider, uri, key, known))
     object.__setattr__(provider, "_jwks", cached)
     return cached
 
 
-def _fetch_jwks(provider, uri, key):
+def _fetch_jwks(provider, uri, key, known=None):
+    """Fetch and cache the JWKS; with ``known`` (the key ids of the copy it replaces), a key id
+    not among them is a key the provider rotated in: one sign-in history row says so."""
     keys = provider_client.fetch_json(provider, "GET", uri)
     if not isinstance(keys, dict) or not isinstance(keys.get("keys", []), list):
         raise SignInError("bad_response", "the JWKS is not a JSON object with a list of keys")
     cached = {"keys": keys.get("keys") or [], "fetched_at": time.time()}
     cache.set(key, cached, settings.OIDC_CACHE_SECONDS)
+    if known is not None:
+        new = sorted(key_ids(cached) - known)
+        if new:
+            logger.info("JWKS of %s has new key id(s): %s", provider.name, ", ".join(new))
+            history.record(None, SignInEvent.Method.KEYS, SignInEvent.Outcome.CHANGED, reason="key_rotated",
+                           provider=provider.name, detail="new key id(s): " + ", ".join(new))
     return cached
+
+
+def key_ids(jwks):
+    """The key ids a JWKS (as cached) names."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    return {
+        str(jwk["kid"])[:64] for jwk in keys or [] if isinstance(jwk, dict) and jwk.get("kid") is not None
+    }
 
 
 def may_refetch_jwks(provider):

@@ -16,9 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import app_recheck, idtoken
+from accounts import app_recheck, history, idtoken
 from accounts.errors import SignInError
-from accounts.models import OIDCSession
+from accounts.models import OIDCSession, SignInEvent
 from accounts.provider import get_provider, provider_for_issuer
 from accounts.recheck import revoke_at_logout
 from accounts.sessions import end_session_keys
@@ -137,7 +137,12 @@ def backchannel_logout(request):
         sessions = sessions.filter(sid=claims["sid"])
     if isinstance(claims.get("sub"), str):
         sessions = sessions.filter(subject=claims["sub"])
-    ended = end_session_keys(list(sessions.values_list("session_key", flat=True)))
+    sessions = list(sessions.select_related("user"))
+    ended = end_session_keys([session.session_key for session in sessions])
+    for session in sessions:
+        history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.ENDED, user=session.user,
+                       reason="backchannel_logout", detail=f"logout token from {provider.name}",
+                       provider=session.provider, subject=session.subject)
     if isinstance(claims.get("sub"), str) and not isinstance(claims.get("sid"), str):
         app_recheck.logged_out_by_subject(request, claims["iss"], claims["sub"])  # not one session: the person
     logger.info("back-channel logout from %s ended %d session(s)", provider.name, ended)

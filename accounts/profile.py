@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # (template, context function) per part an app adds to the page, in the order apps added them.
 SECTIONS = []
 
-EMAIL_TAKEN = "Another account already uses this email address."
+NOT_SAVED = "Your email address could not be saved. Try again."
 LAST_WAY_IN = (
     "You cannot unlink your only way to sign in. Link another provider first, "
     "or ask an administrator to set a password for your account."
@@ -34,15 +34,23 @@ LAST_WAY_IN = (
 
 
 class EmailForm(forms.ModelForm):
-    """The account's email, unique without regard to case."""
+    """The account's email. A new address is saved unconfirmed, whoever else has it.
+
+    Refusing an address another account has would tell anyone signed in which addresses have
+    accounts here. An unconfirmed address never links an OpenID sign-in to the account, so two
+    accounts may hold it; only confirmed addresses (the provider's, or an administrator's) are
+    unique (``User.clean``, the ``accounts_user_email_key_unique`` constraint).
+    """
 
     class Meta:
         model = get_user_model()
         fields = ["email"]
 
     def clean_email(self):
-        # Uniqueness as the site compares emails is checked by User.clean().
-        return self.cleaned_data["email"].strip()
+        email = self.cleaned_data["email"].strip()
+        if email_key(email) != self.instance.email_key:
+            self.instance.email_confirmed = False  # as the view saves it, before User.clean runs
+        return email
 
 
 def other_ways_in(user, identity):
@@ -72,8 +80,9 @@ def profile(request):
                 # an account deleted meanwhile must not be inserted again.
                 saved = get_user_model().objects.filter(pk=user.pk, is_active=True).update(**changes)
         except IntegrityError:
-            # Another account took the address between the check and the save.
-            form.add_error("email", EMAIL_TAKEN)
+            # Unreachable while a changed address is saved unconfirmed; never name another account.
+            logger.warning("profile: email change of account %r refused by the database", user.username)
+            form.add_error("email", NOT_SAVED)
         else:
             if not saved:
                 logger.warning("profile: account %r was deactivated or deleted during its email change", user.username)

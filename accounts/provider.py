@@ -5,6 +5,7 @@ What the provider publishes is read through ``accounts.discovery``; calls to its
 ``accounts.provider_client``; tokens it signs are checked by ``accounts.idtoken``.
 """
 
+import json
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +18,20 @@ WELL_KNOWN = "/.well-known/openid-configuration"
 DEFAULT_SCOPES = ("openid", "email", "profile")
 # Claims only the ID token may state; userinfo never overrides them.
 PROTOCOL_CLAIMS = {"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "sid", "auth_time", "at_hash", "c_hash", "jti"}
+# The scope that releases each standard claim (OpenID Connect Core 5.4). The claims parameter
+# names one only when its scope is requested: Authelia refuses the whole authorization request
+# for a claim whose scope the client may not use, and a claim the scopes do not release would
+# not come from userinfo either.
+CLAIM_SCOPES = {
+    **dict.fromkeys(("email", "email_verified"), "email"),
+    **dict.fromkeys(("phone_number", "phone_number_verified"), "phone"),
+    "address": "address",
+    **dict.fromkeys(
+        ("name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
+         "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"),
+        "profile",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class Provider:
     post_logout_redirect_uri: str | None = None
     scopes: str | None = None
     token_auth_method: str = "auto"
+    claims_parameter: str = "auto"  # "off": never send the claims parameter
     session_recheck_seconds: int = 0
     session_recheck_grace_seconds: int = 3600
     vars: dict = field(default_factory=dict, compare=False, repr=False)
@@ -99,19 +115,34 @@ class Provider:
         """Seconds for each call to the provider."""
         return self.fetch_timeout or settings.OIDC_TIMEOUT
 
+    # --- what a sign-in reads ----------------------------------------------------------
+    def needed_claims(self):
+        """The claims a sign-in decides with: without one of them, userinfo is asked.
+
+        The roles claim as configured (a dotted path reaches into a nested claim).
+        """
+        needed = ["email", "email_verified", self.username_attribute]
+        if self.claim_roles:
+            needed.append(self.claim_roles)
+        return needed
+
     # --- the authorization request ---------------------------------------------------
     def authorization_url(self, state, nonce, code_challenge):
         document = self.metadata()
+        scope = self.scope_string(document)
         params = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": self.scope_string(document),
+            "scope": scope,
             "state": state,
             "nonce": nonce,
             "code_challenge": code_challenge,
             "code_challenge_method": "S256",
         }
+        claims = self.claims_request(document, scope)
+        if claims:
+            params["claims"] = json.dumps(claims, separators=(",", ":"))
         parts = urlsplit(document["authorization_endpoint"])
         query = urlencode([*parse_qsl(parts.query), *params.items()])
         return urlunsplit(parts._replace(query=query))
@@ -128,6 +159,31 @@ class Provider:
             # The recheck needs a refresh token, which both providers issue only for this scope.
             scopes.append("offline_access")
         return " ".join(scopes)
+
+    def uses_claims_parameter(self, document):
+        """True when the claims parameter may be sent: allowed here (``OIDC_CLAIMS_PARAMETER``) and
+        advertised by the provider (``claims_parameter_supported``, exactly JSON true)."""
+        return self.claims_parameter == "auto" and document.get("claims_parameter_supported") is True
+
+    def claims_request(self, document, scope):
+        """The claims parameter (OpenID Connect Core 5.5) asking for this site's claims in the ID
+        token, or None when it is not sent.
+
+        The claims a sign-in reads (``needed_claims``; the roles claim by its top-level name) and
+        ``name``, from which a username is made when the username attribute is missing; each
+        ``null``, a voluntary claim. With them in the ID token, userinfo need not be asked.
+        """
+        if not self.uses_claims_parameter(document):
+            return None
+        scopes = scope.split()
+        if "groups" in (document.get("scopes_supported") or []):
+            # Authelia: a scope of its own releases the groups claim.
+            scope_of = {**CLAIM_SCOPES, "groups": "groups"}
+        else:
+            scope_of = CLAIM_SCOPES
+        names = [top_level_claim(name) for name in self.needed_claims()] + ["name"]
+        wanted = {name: None for name in names if scope_of.get(name, "openid") in scopes}
+        return {"id_token": wanted} if wanted else None
 
     def check_response_issuer(self, iss):
         """RFC 9207: the ``iss`` of the authorization response must be this provider's."""
@@ -148,6 +204,14 @@ class Provider:
         if "client_secret_basic" not in supported and "client_secret_post" in supported:
             return "client_secret_post"
         return "client_secret_basic"
+
+
+def top_level_claim(path):
+    """The claim that holds ``path``: its first segment when dotted (``realm_access.roles``), the
+    whole name when it is a URI (``https://example.com/roles``, a namespaced claim)."""
+    if ":" in path or "/" in path:
+        return path
+    return path.split(".")[0]
 
 
 def providers():

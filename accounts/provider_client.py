@@ -7,6 +7,7 @@ code (``accounts.errors`` turns it into the person's sentence).
 """
 
 import base64
+import time
 from urllib.parse import quote_plus
 
 import requests
@@ -54,13 +55,30 @@ def client_request(provider, url, data):
 
 
 def exchange_code(provider, code, code_verifier):
-    """Redeem the authorization code; returns the token response (with an ``id_token``)."""
-    response = client_request(provider, provider.metadata()["token_endpoint"], {
+    """Redeem the authorization code; returns the token response (with an ``id_token``) and
+    how long the provider took to answer, in milliseconds.
+
+    A refusal after the provider answered carries that time too (``SignInError.provider_ms``);
+    one that got no answer (unreachable, timed out) has none.
+    """
+    endpoint = provider.metadata()["token_endpoint"]
+    started = time.perf_counter()
+    response = client_request(provider, endpoint, {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": provider.redirect_uri,
         "code_verifier": code_verifier,
     })
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    try:
+        return _code_tokens(response), elapsed_ms
+    except SignInError as error:
+        error.provider_ms = elapsed_ms
+        raise
+
+
+def _code_tokens(response):
+    """The token endpoint's answer to a code exchange, checked."""
     if response.status_code != 200:
         raise token_error(response)
     try:

@@ -112,7 +112,7 @@ def check(request):
         # The provider this session came from was removed from the configuration.
         logger.warning("session of %r ended: provider %r is no longer configured", request.user.username,
                        state.get("provider"))
-        return "session_gone"
+        return _gone(request, str(state.get("provider") or ""), "the provider is no longer configured")
     if not provider.session_recheck_seconds:
         if due is not None:  # the recheck was turned off since this sign-in
             request.session[STATE] = {"provider": provider.name, "due": None}
@@ -130,7 +130,7 @@ def check(request):
     try:
         row = OIDCSession.objects.filter(session_key=request.session.session_key).first()
         if row is None:
-            return "session_gone"
+            return _gone(request, provider.name, "the session is no longer indexed")
         now = timezone.now()
         if row.recheck_due_at is not None and row.recheck_due_at > now:
             # Another request of this session refreshed while this one waited: take its result.
@@ -204,7 +204,7 @@ def apply_refreshed(request, provider, user, issuer, subject, tokens):
         payload = {"iss": issuer, "sub": subject}
     backend = OIDCBackend()
     backend.request, backend.provider = request, provider
-    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
+    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
     role = resolve_role(provider, claims)
     backend.update_user(user, claims, role)
     identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
@@ -250,6 +250,13 @@ def _ended(request, provider, row, reason, detail):
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=row.subject)
     return reason
+
+
+def _gone(request, provider_name, detail):
+    """The session can no longer be rechecked: the history shows why it ended."""
+    history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
+                   reason="session_gone", detail=detail, provider=provider_name)
+    return "session_gone"
 
 
 # --- at logout --------------------------------------------------------------------------------

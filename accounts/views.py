@@ -124,6 +124,7 @@ def refuse(request, error, provider=None, next_url=None, redirect_to=None):
         detail=error.detail,
         provider=provider.name if provider else "",
         subject=error.context.get("subject", ""),
+        provider_ms=error.provider_ms,
     )
     return HttpResponseRedirect(redirect_to or login_url(next_url, local=True))
 
@@ -240,6 +241,7 @@ def start_session(request, provider, user, session_key, state):
         user=user,
         provider=provider.name,
         subject=login["sub"],
+        provider_ms=login["provider_ms"],
     )
     try:
         request.session.save()
@@ -308,7 +310,8 @@ def oidc_callback(request, name=None):
         reread_session(request, session_key, state)
         messages.success(request, f"Your {provider.display_name} sign-in is now linked to this account.")
         history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=user,
-                       reason="linked", provider=provider.name, subject=user.oidc_login["sub"])
+                       reason="linked", provider=provider.name, subject=user.oidc_login["sub"],
+                       provider_ms=user.oidc_login["provider_ms"])
         return HttpResponseRedirect(PROFILE_URL)
     if user is None:
         return refuse(request, SignInError("bad_response", "no account returned"), provider, next_url)

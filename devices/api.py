@@ -224,6 +224,21 @@ def pair_status(request, code):
     return JsonResponse({"status": "pending", "expires_in": seconds})
 
 
+@api_view("GET", scope="me.read")
+def token_pair_status(request, pk):
+    """GET: 200 while the caller's token ``pk`` has an unclaimed pairing code, else 404.
+
+    What the profile page polls: it names the token, not the code, so the code is in no URL
+    (the RomM-shaped ``pair/<code>/status`` above puts it in the path, where access logs see it).
+    """
+    token = own_token(request, pk)
+    row = pairing.pending_for_token(token) if token is not None else None
+    if row is None:
+        return detail(CODE_GONE, 404)
+    seconds = max(0, int((row.expires_at - timezone.now()).total_seconds()))
+    return JsonResponse({"status": "pending", "expires_in": seconds})
+
+
 @public_api("POST")
 def exchange(request):
     """POST ``{code}``: the app receives its token, once; 5 tries a minute per address."""

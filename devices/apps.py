@@ -7,6 +7,7 @@ class DevicesConfig(AppConfig):
 
     def ready(self):
         from accounts import app_recheck, profile
+        from accounts.audit import reasons
         from accounts.signals import access_withdrawn
         from devices import tokens
         from devices.profile import apps_context
@@ -14,3 +15,8 @@ class DevicesConfig(AppConfig):
         access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
         app_recheck.add_token_holder(tokens.holds_live)
         profile.add_section("devices/_profile_apps.html", apps_context)
+        reasons.describe(
+            "device_denied",
+            "The device was denied: it gets no access.",
+            "Nothing: the person chose Deny on /pair/device for a device sign-in they did not start or want.",
+        )

@@ -1,5 +1,6 @@
 """``/pair`` and ``/pair/device``: the pages a person sees when an app asks to be connected."""
 
+import functools
 import logging
 
 from django.contrib import messages
@@ -47,6 +48,23 @@ CODE_UNKNOWN = (
 )
 
 
+def referrer_policy(policy):
+    """Send ``Referrer-Policy: policy``: these pages carry a code in their query string, which the
+    default policy would repeat in the Referer of every request the page makes."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Referrer-Policy"] = policy
+            return response
+
+        return wrapped
+
+    return decorate
+
+
+@referrer_policy("no-referrer")
 @require_GET
 def pair(request):
     """Where a pairing QR code leads: the code, and what to do with it. Showing it spends nothing."""
@@ -63,6 +81,9 @@ def _scope_rows(row, user):
     ]
 
 
+# Not no-referrer: under it a browser sends "Origin: null" with the page's own approval form,
+# which Django's CSRF check refuses. strict-origin sends the origin alone, never the query.
+@referrer_policy("strict-origin")
 @login_required
 @require_http_methods(["GET", "POST"])
 def pair_device(request):

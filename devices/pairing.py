@@ -43,6 +43,11 @@ def pending(user, typed):
     ).first()
 
 
+def pending_for_token(token):
+    """``token``'s unclaimed, unexpired code (a new code ends the earlier ones), or None."""
+    return PairingCode.objects.filter(token=token, used_at__isnull=True, expires_at__gt=timezone.now()).first()
+
+
 def exchange(typed):
     """Spend the code: ``(raw, token)`` with the token's new raw value, or None (unknown, used, expired).
 

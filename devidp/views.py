@@ -97,6 +97,8 @@ def discovery(request):
             "userinfo_signing_alg_values_supported": ["none"],
             "authorization_response_iss_parameter_supported": True,
             "request_parameter_supported": False,
+            # Honoured: the named claims go into the ID token as far as the scopes allow (devidp.oidc).
+            "claims_parameter_supported": True,
             "require_pushed_authorization_requests": False,
         }
     else:

@@ -215,6 +215,9 @@ OIDC_STATE_SECONDS = env.int("OIDC_STATE_SECONDS", 600, minimum=60, maximum=3600
 OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=600)
 # Days of sign-in history kept; `manage.py prune_signin_history` deletes older rows.
 SIGNIN_HISTORY_DAYS = env.int("SIGNIN_HISTORY_DAYS", 90, minimum=1, maximum=3650)
+# Refusals of people not signed in written to the history per client (an IPv4 address, an IPv6
+# /64) within a minute; the rest are counted in the log (accounts.refusals).
+SIGNIN_HISTORY_REFUSALS_PER_MINUTE = env.int("SIGNIN_HISTORY_REFUSALS_PER_MINUTE", 20, minimum=1, maximum=100000)
 
 # --- Access modes: API tokens, password attempts, first-boot setup ------------------
 # Lifetime of a bearer token from /api/token (password grant).

@@ -60,12 +60,17 @@ def test_own_email_in_another_case_is_accepted(client, frank):
 
 
 @pytest.mark.parametrize("email", ["carol@example.com", "Carol@Example.COM"])
-def test_email_of_another_account_is_refused(client, frank, email):
-    User.objects.create_user("carol", email="carol@example.com")
+def test_email_of_another_account_is_saved_unconfirmed_without_naming_it(client, frank, email):
+    # Refusing it would tell anyone signed in that the address has an account here; unconfirmed,
+    # it never links an OpenID sign-in, so carol's account stays the only one it reaches.
+    carol = User.objects.create_user("carol", email="carol@example.com")
     response = client.post("/profile", {"email": email})
-    assert response.status_code == 400
-    assert TAKEN in response.content.decode()
-    assert User.objects.get(pk=frank.pk).email == "frank@local.example"
+    assert response.status_code == 302 and response["Location"] == "/profile"
+    assert TAKEN not in client.get("/profile").content.decode()
+    frank.refresh_from_db()
+    assert (frank.email, frank.email_confirmed) == (email, False)
+    carol.refresh_from_db()
+    assert (carol.email, carol.email_confirmed) == ("carol@example.com", True)
 
 
 def test_invalid_email_is_refused(client, frank):

@@ -233,3 +233,40 @@ def test_oidc_off_has_nothing_to_contact(settings):
     assert status == 0 and "OIDC_ENABLED is not true" in out
     status, out = doctor("--json")
     assert json.loads(out)["providers"] == [] and json.loads(out)["ok"] is True
+
+
+# --- the claims parameter, and what a sign-in costs at the provider ---------------------------
+def test_authelia_with_the_claims_parameter_needs_one_request_per_sign_in(requests_mock, settings):
+    fake = FakeProvider(requests_mock, "authelia", claims_parameter="honour")
+    configure(settings, fake)
+    status, found = findings()
+    assert status == 0
+    assert found["claims_parameter"]["message"] == (
+        "The provider takes the claims parameter: each sign-in asks for email, email_verified, preferred_username, "
+        "groups, name in the ID token, and asks userinfo only when the ID token still lacks one of them."
+    )
+    assert "claims_userinfo" not in found
+    assert found["signin_requests"]["message"].startswith("A sign-in makes 1 request to the provider: the token request,")
+
+
+def test_claims_parameter_turned_off_costs_userinfo_and_says_how_to_save_it(requests_mock, settings):
+    fake = FakeProvider(requests_mock, "authelia", claims_parameter="honour")
+    configure(settings, fake, OIDC_CLAIMS_PARAMETER="false")
+    _, found = findings()
+    assert "claims_parameter" not in found and "only from userinfo" in found["claims_userinfo"]["message"]
+    requests_finding = found["signin_requests"]
+    assert requests_finding["message"].startswith(
+        "A sign-in makes 2 requests to the provider: the token request and userinfo "
+        "(the claims parameter is not used: OIDC_CLAIMS_PARAMETER=false)."
+    )
+    assert requests_finding["fix"].startswith("Set OIDC_CLAIMS_PARAMETER=auto (or remove it)")
+
+
+def test_sign_in_requests_without_the_claims_parameter(idp):
+    _, found = findings()
+    message = found["signin_requests"]["message"]
+    requests_made = "1 request to the provider: the token request" if idp.profile == "authentik" else (
+        "2 requests to the provider: the token request and userinfo")
+    assert message.startswith(f"A sign-in makes {requests_made} (the claims parameter is not used: the provider "
+                              "does not advertise claims_parameter_supported).")
+    assert "once per 3600 s (OIDC_CACHE_SECONDS)" in message and found["signin_requests"]["fix"] == ""
