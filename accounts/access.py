@@ -92,7 +92,10 @@ def role_required(role):
     return decorator
 
 
-# --- scopes -------------------------------------------------------------------------------
+# --- scopes ---------------------------------------------------------------------------------
+# RomM's whole list (``Scope`` in RomM's backend/handler/auth/constants.py; playlists since 5.1),
+# so every scope an app asks for is a known one. This site's own data needs me.*, platforms.*,
+# roms.* and users.*; the others guard nothing here yet, and roles grant them as RomM's do.
 SCOPES = (
     "me.read",
     "me.write",
@@ -102,12 +105,40 @@ SCOPES = (
     "roms.write",
     "users.read",
     "users.write",
+    "roms.user.read",
+    "roms.user.write",
+    "assets.read",
+    "assets.write",
+    "devices.read",
+    "devices.write",
+    "firmware.read",
+    "firmware.write",
+    "collections.read",
+    "collections.write",
+    "playlists.read",
+    "playlists.write",
+    "tasks.run",
+    "logs.read",
 )
-_ROLE_SCOPES = {
-    Role.VIEWER: frozenset({"me.read", "me.write", "platforms.read", "roms.read"}),
+# RomM's tiers: a viewer gets READ and WRITE (reading everything but accounts and logs, and
+# writing their own things), an editor adds EDIT (the library), an admin adds FULL.
+_READ = {"me.read", "roms.read", "platforms.read", "assets.read", "devices.read", "firmware.read"}
+_READ |= {"roms.user.read", "collections.read", "playlists.read"}
+_WRITE = {
+    "me.write",
+    "assets.write",
+    "devices.write",
+    "roms.user.write",
+    "collections.write",
+    "playlists.write",
 }
-_ROLE_SCOPES[Role.EDITOR] = _ROLE_SCOPES[Role.VIEWER] | {"platforms.write", "roms.write"}
-_ROLE_SCOPES[Role.ADMIN] = _ROLE_SCOPES[Role.EDITOR] | {"users.read", "users.write"}
+_EDIT = {"roms.write", "platforms.write", "firmware.write"}
+_FULL = {"users.read", "users.write", "tasks.run", "logs.read"}
+_ROLE_SCOPES = {
+    Role.VIEWER: frozenset(_READ | _WRITE),
+    Role.EDITOR: frozenset(_READ | _WRITE | _EDIT),
+    Role.ADMIN: frozenset(_READ | _WRITE | _EDIT | _FULL),
+}
 
 
 def scopes_for_role(role):
@@ -130,7 +161,8 @@ class Access:
     """
 
     user: object
-    credential: str  # "session" | "client_token" | "device_token" | "legacy_bearer" | "basic"
+    # "session" | "client_token" | "device_token" | "app_password" | "legacy_bearer" | "basic"
+    credential: str
     scopes: frozenset
     token: object = None
     device: object = None
@@ -177,6 +209,21 @@ def decide(request):
 def credential_resolvers(paths):
     """The functions ``paths`` (``settings.API_CREDENTIAL_RESOLVERS``) name, imported once."""
     return tuple(import_string(path) for path in paths)
+
+
+def app_password(request, username, password):
+    """What ``password``, if it is an app password (a credential another app's resolver accepts
+    over HTTP Basic, e.g. a client token), opens for ``username``: an ``Access``, a refusal, or
+    None when it is not one (then it is a password). For the endpoints that take a username and
+    a password without the Authorization header (/api/token) or that open a session (/api/login).
+    """
+    credentials = apiauth.basic_header(username, password)
+    for resolve in credential_resolvers(tuple(settings.API_CREDENTIAL_RESOLVERS)):
+        if resolve is not password_basic and resolve is not password_bearer:
+            answer = resolve(request, "basic", credentials)
+            if answer is not None:
+                return answer
+    return None
 
 
 def password_bearer(request, scheme, credentials):

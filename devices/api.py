@@ -26,9 +26,12 @@ DEVICE_MANAGES_ITSELF = (
 CODE_GONE = (
     "This pairing code was already used, has expired or is unknown. Make a new one on the profile page."
 )
+# RomM's sentence for the exchange: apps read a 404 with it as "make a new code".
+EXCHANGE_CODE_GONE = "Invalid or expired pairing code. Make a new one on the profile page."
 
 
 def token_json(token, raw=None):
+    """RomM's ``ClientTokenSchema`` (with ``raw_token``: ``ClientTokenCreateSchema``)."""
     body = {
         "id": token.pk,
         "name": token.name,
@@ -36,7 +39,8 @@ def token_json(token, raw=None):
         "expires_at": token.expires_at,
         "last_used_at": token.last_used_at,
         "created_at": token.created_at,
-        "device_id": token.device_id,
+        "user_id": token.user_id,
+        "device_id": None if token.device_id is None else str(token.device_id),
     }
     if raw is not None:
         body["raw_token"] = raw
@@ -249,7 +253,7 @@ def exchange(request):
     result = pairing.exchange(code)
     if result is None:
         logger.warning("pairing exchange refused: code unknown, used or expired")
-        return detail(CODE_GONE, 400)
+        return detail(EXCHANGE_CODE_GONE, 404)
     raw, token = result
     history.record(
         request,

@@ -85,12 +85,13 @@ def decide(row, user, approve, password_fingerprint=""):
 def poll(device_code):
     """One poll: ``(None, token_row, raw)`` the one time it succeeds, else ``(error, row, None)``.
 
-    ``error`` is an RFC 8628 section 3.5 code, or ``invalid_grant`` for an unknown or
-    already redeemed device code.
+    ``error`` is an RFC 8628 section 3.5 code; an unknown or already redeemed device code is
+    ``expired_token``, as RomM answers it (its apps then start again; ``invalid_grant`` they
+    do not know).
     """
     row = DeviceAuthorization.objects.filter(device_code_hash=tokens.digest(device_code or "")).first()
     if row is None or row.redeemed_at is not None:
-        return "invalid_grant", row, None
+        return "expired_token", row, None
     now = timezone.now()
     if row.expires_at <= now:
         return "expired_token", row, None
@@ -117,7 +118,7 @@ def redeem(row, now):
         if not DeviceAuthorization.objects.filter(
             pk=row.pk, status=Status.APPROVED, redeemed_at__isnull=True
         ).update(redeemed_at=now):
-            return "invalid_grant", row, None
+            return "expired_token", row, None
         user = row.user
         if not user.is_active:
             return "access_denied", row, None

@@ -26,6 +26,21 @@ SCOPE_LABELS = {
     "roms.write": "add, change and delete ROMs",
     "users.read": "see every account",
     "users.write": "change accounts",
+    # RomM's other scopes: what they would let an app do on RomM; nothing here uses them yet.
+    "roms.user.read": "see your play data (ratings, status, notes)",
+    "roms.user.write": "change your play data",
+    "assets.read": "download your saves, states and screenshots",
+    "assets.write": "upload your saves, states and screenshots",
+    "devices.read": "see your registered devices",
+    "devices.write": "register and change your devices",
+    "firmware.read": "download firmware and BIOS files",
+    "firmware.write": "add and delete firmware",
+    "collections.read": "browse collections",
+    "collections.write": "add and change your collections",
+    "playlists.read": "browse playlists",
+    "playlists.write": "add and change your playlists",
+    "tasks.run": "run the server's tasks",
+    "logs.read": "read the server's logs",
 }
 CODE_UNKNOWN = (
     "This code is unknown, expired or was already answered. Check it against the one your device "

@@ -121,11 +121,12 @@ def rotate(token):
     return raw
 
 
-def find(raw):
+def find(raw, in_use=True):
     """``(token, None)`` for a live token with this raw value, else ``(None, why)``.
 
     ``why`` is ``unknown`` or a reason of ``stopped``, for the operator's log line; the caller
-    answers them all the same way.
+    answers them all the same way. ``in_use=False`` leaves the last use unwritten, for a caller
+    with more to check before the token is used.
     """
     if not looks_like_client_token(raw):
         return None, "unknown"
@@ -141,7 +142,8 @@ def find(raw):
     why = stopped(token, now)
     if why is not None:
         return None, why
-    touch(token, now)
+    if in_use:
+        touch(token, now)
     return token, None
 
 
@@ -261,10 +263,14 @@ def resolve_bearer(request, scheme, credentials):
     if token is None:
         logger.warning("API client token refused: %s", why)
         return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
-    # With the recheck on, the owner's role is confirmed at the provider once per interval.
+    return access(request, token, "device_token" if token.device_id else "client_token")
+
+
+def access(request, token, credential):
+    """What a request made with ``token`` may do: its scopes AND its owner's current role (with
+    the recheck on, confirmed at the provider once per interval), or the refusal."""
     refused = app_recheck.confirm(request, token, token.owner_recheck_due)
     if refused is not None:
         return app_recheck.refusal(refused)
     scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
-    credential = "device_token" if token.device_id else "client_token"
     return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)

@@ -77,7 +77,7 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 
 # Cookies are shared by every port of a host, so the provider must not use the names the
-# site uses (sessionid, csrftoken) when both run on 127.0.0.1.
+# site uses (romm_session, csrftoken) when both run on 127.0.0.1.
 SESSION_COOKIE_NAME = f"{DEVIDP_PROFILE}_session"
 CSRF_COOKIE_NAME = "devidp_csrftoken"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False

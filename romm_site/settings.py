@@ -118,9 +118,11 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Who a JSON API request is, from its Authorization header: the first of these that recognises
 # the credentials answers (accounts.access.decide). App and device tokens come first: their
-# ``rmm_`` shape is theirs, and any other bearer value is a password-grant token.
+# ``rmm_`` shape is theirs, as a bearer or as an HTTP Basic password (an app password); any other
+# bearer value is a password-grant token, any other Basic password a password.
 API_CREDENTIAL_RESOLVERS = [
     "devices.tokens.resolve_bearer",
+    "devices.app_passwords.resolve_basic",
     "accounts.access.password_bearer",
     "accounts.access.password_basic",
 ]
@@ -137,6 +139,8 @@ LOGOUT_REDIRECT_URL = "/login"
 # request reading a session while another process ends it (logout, back-channel, deactivation)
 # could put it back into the cache, alive there after the database row is gone.
 SESSION_ENGINE = "accounts.session_store"
+# RomM's name, which desktop clients that keep RomM's session cookie look for.
+SESSION_COOKIE_NAME = "romm_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS

@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from accounts.apiauth import unknown_path
 from accounts.audit import views as audit
 from accounts.passwords import admin_login
 
@@ -17,4 +18,6 @@ urlpatterns = [
     path("api/", include("library.api_urls")),
     path("", include("devices.urls")),
     path("", include("accounts.urls")),
+    # Last: any other path under /api/ is JSON, as every API answer is.
+    re_path(r"^api/(?P<path>.*)$", unknown_path, name="api_unknown_path"),
 ]

@@ -491,7 +491,12 @@ def test_users_me_shows_only_the_documented_fields():
     local()
     raw = grant(Client()).json()["access_token"]
     body = me(Client(), HTTP_AUTHORIZATION=f"Bearer {raw}").json()
-    assert set(body) == {"id", "username", "email", "role", "is_active", "identities"}
+    romm_user_schema = {
+        "id", "username", "email", "enabled", "role", "permission_group_id", "oauth_scopes", "avatar_path",
+        "last_login", "last_active", "ra_username", "ra_progression", "ui_settings", "current_device_id",
+        "created_at", "updated_at",
+    }  # fmt: skip
+    assert set(body) == romm_user_schema | {"is_active", "identities"}
     text = str(body)
     assert "pbkdf2" not in text and "md5$" not in text and raw not in text
 

@@ -7,6 +7,7 @@ Each test says what a person (or an attacker) would notice.
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
@@ -32,7 +33,7 @@ def me(client):
 
 
 def key_of(client):
-    cookie = client.cookies.get("sessionid")
+    cookie = client.cookies.get(django_settings.SESSION_COOKIE_NAME)
     return cookie.value if cookie is not None else None
 
 
@@ -75,7 +76,7 @@ def test_a_planted_anonymous_session_key_never_becomes_the_victims_signed_in_key
     planted = key_of(attacker)
     assert Session.objects.filter(session_key=planted).exists()
     victim = Client()
-    victim.cookies["sessionid"] = planted
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = planted
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol"
     assert key_of(victim) != planted
@@ -87,7 +88,7 @@ def test_a_planted_anonymous_session_key_never_becomes_the_victims_signed_in_key
 @pytest.mark.django_db
 def test_a_planted_unknown_session_key_is_replaced_by_a_random_one(idp, carol):
     victim = Client()
-    victim.cookies["sessionid"] = "attackerchosenkey0123456789abcdef"
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = "attackerchosenkey0123456789abcdef"
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol" and key_of(victim) != "attackerchosenkey0123456789abcdef"
     assert not Session.objects.filter(session_key="attackerchosenkey0123456789abcdef").exists()
@@ -99,7 +100,7 @@ def test_a_planted_signed_in_session_of_the_attacker_is_flushed_not_reused(idp, 
     sign_in(attacker, idp, "bob")
     planted = key_of(attacker)
     victim = Client()
-    victim.cookies["sessionid"] = planted
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = planted
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol" and key_of(victim) != planted
     assert me(attacker) is None  # the attacker's key is dead, not carol's
@@ -175,7 +176,7 @@ def test_a_crash_after_login_signs_nobody_in(idp, carol, browser, monkeypatch):
     fail_after_login(monkeypatch, RuntimeError("database went away"))
     response = browser.get(callback)
     assert response.status_code == 500
-    assert "sessionid" not in response.cookies  # no new key handed out
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies  # no new key handed out
     assert me(browser) is None and key_of(browser) == key
     assert OIDCSession.objects.filter(user=carol).count() == 0 and signed_in_without_index() == []
     # Only the first sign-in (the fixture's) is in the history: the failed one left no success row.
@@ -297,7 +298,7 @@ def test_two_tabs_finishing_at_once_the_second_is_refused_or_signed_in_with_an_i
     first = callback_for(tab1, idp, "carol")
     second = callback_for(tab1, idp, "carol")
     tab2 = Client()
-    tab2.cookies["sessionid"] = key_of(tab1)  # the same browser's cookie, before tab 1 finished
+    tab2.cookies[django_settings.SESSION_COOKIE_NAME] = key_of(tab1)  # the same browser's cookie, before tab 1 finished
     assert tab1.get(first).status_code == 302 and me(tab1) == "carol"
     response = tab2.get(second)
     assert response.status_code == 302
@@ -329,7 +330,7 @@ def test_session_keys_are_parameters_not_sql(nasty, idp, carol):
     if not nasty.isascii():
         return  # a WSGI header carries latin-1 only: the store-level checks above cover it
     browser = Client(raise_request_exception=False)
-    browser.cookies["sessionid"] = nasty
+    browser.cookies[django_settings.SESSION_COOKIE_NAME] = nasty
     assert me(browser) is None
     assert browser.get("/login").status_code == 200
 

@@ -50,6 +50,7 @@ def test_create_answers_the_raw_token_once_and_stores_only_its_hash(frank, caplo
         "expires_at",
         "last_used_at",
         "created_at",
+        "user_id",
         "device_id",
         "raw_token",
     }

@@ -118,7 +118,7 @@ def test_the_whole_flow_json(frank, caplog):
     assert set(token) == {"access_token", "token_type", "device_id", "scopes", "expires_at"}
     assert token["token_type"] == "Bearer" and token["scopes"] == ["me.read", "roms.read", "roms.write"]
     device = Device.objects.get()
-    assert token["device_id"] == device.pk
+    assert token["device_id"] == str(device.pk)
     assert (device.user, device.name, device.client, device.platform, device.client_version) == (
         frank,
         "Steam Deck",
@@ -127,11 +127,11 @@ def test_the_whole_flow_json(frank, caplog):
         "1.2.0",
     )
     me = Client().get("/api/users/me", **bearer(token["access_token"]))
-    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == device.pk
+    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == str(device.pk)
     assert token["access_token"] not in caplog.text and body["device_code"] not in caplog.text
     wait_interval()
     again = poll(body["device_code"])  # a second success is impossible
-    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert again.status_code == 400 and again.json()["error"] == "expired_token"
     assert ClientToken.objects.count() == 1
     event = SignInEvent.objects.get(method="device")
     assert (event.outcome, event.reason, event.user) == ("success", "device_approved", frank)
@@ -160,9 +160,10 @@ def test_missing_device_code_is_invalid_request(db):
     assert "device_code is required." in response.json()["error_description"]
 
 
-def test_unknown_device_code_is_invalid_grant(db):
+def test_unknown_device_code_is_expired_token(db):
+    """RomM's answer: its apps start again on expired_token, and know no invalid_grant."""
     response = poll("0" * 64)
-    assert response.status_code == 400 and response.json()["detail"] == "invalid_grant"
+    assert response.status_code == 400 and response.json()["detail"] == "expired_token"
 
 
 def test_polling_too_fast_slows_down_and_the_interval_grows(db):
@@ -336,7 +337,7 @@ def test_a_device_code_answered_twice_keeps_the_first_answer(frank, vera):
     assert row.status == "denied" and row.user == vera
 
 
-def test_second_poller_after_redemption_gets_invalid_grant(frank):
+def test_second_poller_after_redemption_gets_expired_token(frank):
     started = start_device()
     signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
     first = post_json(
@@ -347,7 +348,7 @@ def test_second_poller_after_redemption_gets_invalid_grant(frank):
     second = post_json(
         Client(REMOTE_ADDR="10.5.5.5"), "/api/auth/device/token", {"device_code": started["device_code"]}
     )
-    assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+    assert second.status_code == 400 and second.json()["error"] == "expired_token"
     assert ClientToken.objects.count() == 1
 
 
@@ -438,3 +439,29 @@ def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
     polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
     assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
     assert not ClientToken.objects.exists()
+
+
+def test_romms_whole_scope_list_is_accepted_and_shown_with_what_the_role_grants(vera):
+    """The scopes RomM's apps ask for (argosy-launcher asks these sixteen) start a sign-in; the
+    approval page names each, greys what a viewer lacks, and the device gets the rest."""
+    asked = ["me.read", "me.write", "platforms.read", "platforms.write", "roms.read", "roms.write",
+             "roms.user.read", "roms.user.write", "assets.read", "assets.write", "firmware.read",
+             "firmware.write", "collections.read", "collections.write", "devices.read", "devices.write"]  # fmt: skip
+    response = init(requested_scopes=asked)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    page = signed_in(vera).get("/pair/device", {"user_code": body["user_code"]}).content.decode()
+    assert "download your saves, states and screenshots" in page and 'data-scope="firmware.write"' in page
+    lacking = {s for s in asked if f'class="muted lacking" data-scope="{s}"' in page}
+    assert lacking == {"platforms.write", "roms.write", "firmware.write"}
+    approve(vera, body["user_code"])
+    wait_interval()
+    granted = poll(body["device_code"]).json()["scopes"]
+    assert set(granted) == set(asked) - lacking
+
+
+def test_an_unknown_scope_is_still_refused_naming_it(db):
+    response = init(requested_scopes=["roms.read", "roms.delete"])
+    assert (
+        response.status_code == 400 and "'roms.delete' is not a scope" in response.json()["error_description"]
+    )

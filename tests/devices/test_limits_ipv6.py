@@ -35,9 +35,9 @@ def exchange(address):
 
 def test_pairing_guesses_from_one_64_share_one_allowance():
     statuses = [exchange(address).status_code for address in ONE_64[: EXCHANGES_PER_MINUTE + 1]]
-    assert statuses == [400] * EXCHANGES_PER_MINUTE + [429]
-    assert exchange(NEXT_64).status_code == 400  # the neighbouring /64 is another client
-    assert exchange("192.0.2.1").status_code == 400
+    assert statuses == [404] * EXCHANGES_PER_MINUTE + [429]
+    assert exchange(NEXT_64).status_code == 404  # the neighbouring /64 is another client
+    assert exchange("192.0.2.1").status_code == 404
 
 
 def test_device_sign_ins_and_polls_from_one_64_share_one_allowance():

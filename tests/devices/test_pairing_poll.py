@@ -43,11 +43,11 @@ def test_a_newer_code_is_the_one_polled_and_an_expired_one_is_gone(frank):
     second = re.search(
         r'data-testid="pairing-code">([^<]+)<', client.post(f"/profile/client-tokens/{token.pk}/pair").content.decode()
     ).group(1)
-    assert post_json(Client(), "/api/client-tokens/exchange", {"code": first}).status_code == 400
+    assert post_json(Client(), "/api/client-tokens/exchange", {"code": first}).status_code == 404
     assert client.get(poll).status_code == 200  # the second still waits
     PairingCode.objects.update(expires_at="2000-01-01T00:00:00Z")
     assert client.get(poll).status_code == 404
-    assert post_json(Client(), "/api/client-tokens/exchange", {"code": second}).status_code == 400
+    assert post_json(Client(), "/api/client-tokens/exchange", {"code": second}).status_code == 404
 
 
 def test_nobody_else_learns_anything_from_the_poll(frank, vera):

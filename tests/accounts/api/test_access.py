@@ -40,21 +40,27 @@ def client_token(user, scopes=ALL, expires_at=None, device=None):
 
 
 def test_role_scopes_follow_the_spec():
-    assert scopes_for_role(Role.VIEWER) == {"me.read", "me.write", "platforms.read", "roms.read"}
-    assert scopes_for_role(Role.EDITOR) == scopes_for_role(Role.VIEWER) | {"platforms.write", "roms.write"}
+    """RomM's tiers: viewer READ and WRITE, editor adds EDIT, admin adds FULL (every scope)."""
+    viewer = {"me.read", "me.write", "platforms.read", "roms.read", "roms.user.read", "roms.user.write",
+              "assets.read", "assets.write", "devices.read", "devices.write", "firmware.read",
+              "collections.read", "collections.write", "playlists.read", "playlists.write"}  # fmt: skip
+    assert scopes_for_role(Role.VIEWER) == viewer
+    assert scopes_for_role(Role.EDITOR) == viewer | {"platforms.write", "roms.write", "firmware.write"}
     assert scopes_for_role(Role.ADMIN) == set(SCOPES)
+    admin_only = {"users.read", "users.write", "tasks.run", "logs.read"}
+    assert set(SCOPES) - scopes_for_role(Role.EDITOR) == admin_only
 
 
 def test_client_token_reaches_users_me(frank):
     response = me(**bearer(client_token(frank)))
     assert response.status_code == 200 and response.json()["username"] == "frank"
-    assert "current_device_id" not in response.json()
+    assert response.json()["current_device_id"] is None
 
 
 def test_device_token_adds_current_device_id(frank):
     device = Device.objects.create(user=frank, client_device_identifier="abc", name="Deck", client="grout")
     response = me(**bearer(client_token(frank, device=device)))
-    assert response.status_code == 200 and response.json()["current_device_id"] == device.pk
+    assert response.status_code == 200 and response.json()["current_device_id"] == str(device.pk)
 
 
 @pytest.mark.parametrize(

@@ -230,12 +230,20 @@ def test_users_me_lists_identities(client, authentik):
 def test_heartbeat_without_oidc(client, db, settings):
     settings.OIDC_ENABLED = False
     body = client.get("/api/heartbeat").json()
-    assert body == {
-        "SYSTEM": {"SHOW_SETUP_WIZARD": True},
-        "FRONTEND": {"DISABLE_USERPASS_LOGIN": False},
-        "OIDC": {"ENABLED": False, "PROVIDER": "", "AUTOLOGIN": False, "RP_INITIATED_LOGOUT": False},
-        "providers": [],
+    assert body["SYSTEM"] == {"VERSION": "5.0.0", "SHOW_SETUP_WIZARD": True}
+    assert body["FRONTEND"] == {
+        "DISABLE_USERPASS_LOGIN": False,
+        "DISABLE_LOGS_VIEWER": True,
+        "YOUTUBE_BASE_URL": "https://www.youtube.com",
+        "UPLOAD_TIMEOUT": 600,
     }
+    assert body["OIDC"] == {
+        "ENABLED": False,
+        "PROVIDER": "",
+        "AUTOLOGIN": False,
+        "RP_INITIATED_LOGOUT": False,
+    }
+    assert body["providers"] == []
 
 
 def test_heartbeat_with_oidc_uses_romm_key_names(client, authentik, settings):
@@ -243,8 +251,8 @@ def test_heartbeat_with_oidc_uses_romm_key_names(client, authentik, settings):
     settings.OIDC_AUTOLOGIN = settings.DISABLE_USERPASS_LOGIN = True
     User.objects.create_user("root", role=Role.ADMIN)
     body = client.get("/api/heartbeat").json()
-    assert body["SYSTEM"] == {"SHOW_SETUP_WIZARD": False}
-    assert body["FRONTEND"] == {"DISABLE_USERPASS_LOGIN": True}
+    assert body["SYSTEM"] == {"VERSION": "5.0.0", "SHOW_SETUP_WIZARD": False}
+    assert body["FRONTEND"]["DISABLE_USERPASS_LOGIN"] is True
     assert body["OIDC"] == {
         "ENABLED": True,
         "PROVIDER": "authentik",
@@ -271,3 +279,99 @@ def test_non_ascii_basic_credentials_are_a_401_with_the_sentence(client, path, m
     response = getattr(client, method)(path, HTTP_AUTHORIZATION="Basic \u00e9\u00e9\u00e9\u00e9")
     assert response.status_code == 401
     assert "not valid HTTP Basic" in response.json()["detail"]
+
+
+# --- RomM 5's shapes -----------------------------------------------------------------------------
+HEARTBEAT_TYPES = {  # RomM 5.0's backend/endpoints/responses/heartbeat.py: every key always present
+    "SYSTEM": {"VERSION": str, "SHOW_SETUP_WIZARD": bool},
+    "METADATA_SOURCES": {
+        f"{key}_ENABLED": bool
+        for key in [
+            "ANY_SOURCE",
+            "IGDB_API",
+            "SS_API",
+            "MOBY_API",
+            "STEAMGRIDDB_API",
+            "RA_API",
+            "LAUNCHBOX_API",
+            "HASHEOUS_API",
+            "PLAYMATCH_API",
+            "TGDB_API",
+            "FLASHPOINT_API",
+            "HLTB_API",
+            "LIBRETRO_API",
+        ]
+    },
+    "FILESYSTEM": {"FS_PLATFORMS": list},
+    "EMULATION": {"DISABLE_EMULATOR_JS": bool, "DISABLE_RUFFLE_RS": bool},
+    # UPLOAD_TIMEOUT is RomM 4's, which older romm-ios-app builds require.
+    "FRONTEND": {
+        "DISABLE_USERPASS_LOGIN": bool,
+        "DISABLE_LOGS_VIEWER": bool,
+        "YOUTUBE_BASE_URL": str,
+        "UPLOAD_TIMEOUT": int,
+    },
+    "OIDC": {"ENABLED": bool, "AUTOLOGIN": bool, "PROVIDER": str, "RP_INITIATED_LOGOUT": bool},
+    "TASKS": {
+        key: kind
+        for task in ("RESCAN", "UPDATE_SWITCH_TITLEDB", "UPDATE_LAUNCHBOX_METADATA", "CONVERT_IMAGES_TO_WEBP")
+        for key, kind in ((f"ENABLE_SCHEDULED_{task}", bool), (f"SCHEDULED_{task}_CRON", str))
+    },
+}
+
+
+def test_heartbeat_has_every_section_of_romms_with_its_types(client):
+    body = client.get("/api/heartbeat").json()
+    assert set(body) == set(HEARTBEAT_TYPES) | {"providers"}
+    for section, keys in HEARTBEAT_TYPES.items():
+        assert {key: type(value) for key, value in body[section].items()} == keys, section
+    # Apps offer device sign-in from RomM 5.0 on.
+    assert body["SYSTEM"]["VERSION"] == "5.0.0"
+
+
+def test_heartbeat_does_not_show_the_library_to_anyone(client):
+    from library.models import Platform
+
+    Platform.objects.create(name="Super Nintendo", slug="snes")
+    assert client.get("/api/heartbeat").json()["FILESYSTEM"]["FS_PLATFORMS"] == []
+
+
+def test_users_me_carries_romms_user_fields(frank):
+    frank.last_login = timezone.now()
+    frank.save()
+    body = Client().get("/api/users/me", HTTP_AUTHORIZATION=basic("frank", PASSWORD)).json()
+    assert (body["enabled"], body["avatar_path"], body["ra_progression"], body["current_device_id"]) == (
+        True,
+        "",
+        None,
+        None,
+    )
+    assert (
+        body["created_at"].startswith(str(frank.date_joined.year))
+        and body["updated_at"] >= body["created_at"]
+    )
+    assert "roms.write" in body["oauth_scopes"] and "users.write" not in body["oauth_scopes"]
+    assert body["role"] == "editor" and body["is_active"] is True and body["identities"] == []
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+@pytest.mark.parametrize(
+    "path", ["/api/nothing-here", "/api/roms/", "/api/client-tokens/abc", "/api/saves?rom_id=1", "/api/v2/"]
+)
+def test_unknown_api_path_is_romms_json_404(method, path):
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_a_page_path_still_answers_the_html_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and "application/json" not in response["Content-Type"]
+
+
+def test_session_cookie_is_romms_name(frank):
+    client = Client()
+    response = client.post("/api/login", HTTP_AUTHORIZATION=basic("frank", PASSWORD))
+    assert response.status_code == 200 and "romm_session" in response.cookies
+    assert "sessionid" not in response.cookies
+    assert client.get("/api/users/me").json()["username"] == "frank"

@@ -3,6 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -192,9 +193,9 @@ def test_username_attribute_is_configurable_with_fallback(client, idp, settings)
 def test_login_rotates_session_key_and_cookie_is_httponly_lax(client, idp):
     client.get("/login")
     start_location = start(client)
-    before = client.cookies["sessionid"].value
+    before = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     response = client.get(idp.authorize(start_location, "carol").replace(BASE_URL, ""))
-    cookie = response.cookies["sessionid"]
+    cookie = response.cookies[django_settings.SESSION_COOKIE_NAME]
     assert cookie.value != before
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
 
