@@ -11,7 +11,7 @@ COPY accounts ./accounts
 COPY devices ./devices
 COPY library ./library
 COPY templates ./templates
-COPY deploy/start.sh deploy/healthcheck.py ./deploy/
+COPY deploy/start.sh deploy/healthcheck.py deploy/gunicorn.conf.py ./deploy/
 # collectstatic needs settings, not secrets: a throw-away key for this one command.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 RUN useradd --system --uid 1000 romm && mkdir -p /data && chown romm /data

@@ -6,11 +6,17 @@ sign-in happened at the provider. ``check_session`` runs before every view (thro
 used; ``has_role`` and ``role_required`` are the role checks content views use; ``decide``
 turns a JSON API request's credentials (session, client or device token, legacy bearer,
 HTTP Basic) into an ``Access``, and ``api_view`` is the decorator every JSON endpoint wears.
+
+Credentials are resolved by the functions listed in ``settings.API_CREDENTIAL_RESOLVERS``, in
+order, as Django tries ``AUTHENTICATION_BACKENDS``: each takes ``(request, scheme, credentials)``
+and returns an ``Access``, a refusal (an ``HttpResponse``) or None when the credentials are not
+of its kind. Apps that bring their own credentials (``devices``: app and device tokens) list a
+resolver there; this module imports no app.
 """
 
 import logging
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
@@ -18,6 +24,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import apiauth, recheck
@@ -25,7 +32,6 @@ from accounts import tokens as password_tokens
 from accounts.models import Role, SignInEvent
 from accounts.passwords import PasswordRefused, sign_in_with_password
 from accounts.session_store import facts_of
-from devices import tokens as client_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +93,10 @@ def role_required(role):
     return decorator
 
 
-# --- scopes -------------------------------------------------------------------------------
+# --- scopes ---------------------------------------------------------------------------------
+# RomM's whole list (``Scope`` in RomM's backend/handler/auth/constants.py; playlists since 5.1),
+# so every scope an app asks for is a known one. This site's own data needs me.*, platforms.*,
+# roms.* and users.*; the others guard nothing here yet, and roles grant them as RomM's do.
 SCOPES = (
     "me.read",
     "me.write",
@@ -97,12 +106,40 @@ SCOPES = (
     "roms.write",
     "users.read",
     "users.write",
+    "roms.user.read",
+    "roms.user.write",
+    "assets.read",
+    "assets.write",
+    "devices.read",
+    "devices.write",
+    "firmware.read",
+    "firmware.write",
+    "collections.read",
+    "collections.write",
+    "playlists.read",
+    "playlists.write",
+    "tasks.run",
+    "logs.read",
 )
-_ROLE_SCOPES = {
-    Role.VIEWER: frozenset({"me.read", "me.write", "platforms.read", "roms.read"}),
+# RomM's tiers: a viewer gets READ and WRITE (reading everything but accounts and logs, and
+# writing their own things), an editor adds EDIT (the library), an admin adds FULL.
+_READ = {"me.read", "roms.read", "platforms.read", "assets.read", "devices.read", "firmware.read"}
+_READ |= {"roms.user.read", "collections.read", "playlists.read"}
+_WRITE = {
+    "me.write",
+    "assets.write",
+    "devices.write",
+    "roms.user.write",
+    "collections.write",
+    "playlists.write",
 }
-_ROLE_SCOPES[Role.EDITOR] = _ROLE_SCOPES[Role.VIEWER] | {"platforms.write", "roms.write"}
-_ROLE_SCOPES[Role.ADMIN] = _ROLE_SCOPES[Role.EDITOR] | {"users.read", "users.write"}
+_EDIT = {"roms.write", "platforms.write", "firmware.write"}
+_FULL = {"users.read", "users.write", "tasks.run", "logs.read"}
+_ROLE_SCOPES = {
+    Role.VIEWER: frozenset(_READ | _WRITE),
+    Role.EDITOR: frozenset(_READ | _WRITE | _EDIT),
+    Role.ADMIN: frozenset(_READ | _WRITE | _EDIT | _FULL),
+}
 
 
 def scopes_for_role(role):
@@ -125,7 +162,8 @@ class Access:
     """
 
     user: object
-    credential: str  # "session" | "client_token" | "device_token" | "legacy_bearer" | "basic"
+    # "session" | "client_token" | "device_token" | "app_password" | "legacy_bearer" | "basic"
+    credential: str
     scopes: frozenset
     token: object = None
     device: object = None
@@ -138,29 +176,24 @@ class Access:
         return "role" if scope not in scopes_for_role(self.user.role) else "token"
 
 
-TOKEN_INVALID = (
-    "The app token is unknown, expired or revoked. Create a new one on your profile page (/profile), "
-    "or pair the app again."
-)
 NOT_SIGNED_IN = "Not signed in."
 
 
 def decide(request):
     """THE one answer to "what may this request do": ``Access``, ``None`` (anonymous) or a refusal.
 
-    Credentials in the Authorization header win over the session cookie. Bearer values shaped
-    like ``rmm_`` + 64 hex are client or device tokens, which work with DISABLE_USERPASS_LOGIN;
-    other bearer values are /api/token's password-grant tokens, which, like HTTP Basic, stop
-    under it. A cookie-authenticated unsafe request must pass Django's CSRF check.
+    Credentials in the Authorization header win over the session cookie: the first resolver of
+    ``settings.API_CREDENTIAL_RESOLVERS`` that recognises them answers. Client and device tokens
+    (``devices``) work with DISABLE_USERPASS_LOGIN; /api/token's password-grant tokens and HTTP
+    Basic passwords stop under it. A cookie-authenticated unsafe request must pass Django's CSRF
+    check.
     """
     scheme, credentials = apiauth.authorization(request)
-    if scheme == "bearer":
-        if client_tokens.looks_like_client_token(credentials):
-            return _client_token(credentials)
-        return _legacy_bearer(credentials)
-    if scheme == "basic":
-        return _basic(request, credentials)
     if scheme:
+        for resolve in credential_resolvers(tuple(settings.API_CREDENTIAL_RESOLVERS)):
+            answer = resolve(request, scheme, credentials)
+            if answer is not None:
+                return answer
         logger.warning("API request refused: unsupported Authorization scheme %r", scheme[:20])
         return apiauth.refusal(apiauth.UNKNOWN_SCHEME)
     if request.method not in apiauth.SAFE_METHODS:
@@ -173,14 +206,39 @@ def decide(request):
     return Access(user=user, credential="session", scopes=scopes_for_role(user.role))
 
 
-def _client_token(raw):
-    token, why = client_tokens.find(raw)
-    if token is None:
-        logger.warning("API client token refused: %s", why)
-        return apiauth.refusal(TOKEN_INVALID, challenge='Bearer realm="RomM", error="invalid_token"')
-    scopes = frozenset(token.scopes) & scopes_for_role(token.user.role)
-    credential = "device_token" if token.device_id else "client_token"
-    return Access(user=token.user, credential=credential, scopes=scopes, token=token, device=token.device)
+@cache
+def credential_resolvers(paths):
+    """The functions ``paths`` (``settings.API_CREDENTIAL_RESOLVERS``) name, imported once."""
+    return tuple(import_string(path) for path in paths)
+
+
+def app_password(request, username, password):
+    """What ``password``, if it is an app password (a credential another app's resolver accepts
+    over HTTP Basic, e.g. a client token), opens for ``username``: an ``Access``, a refusal, or
+    None when it is not one (then it is a password). For the endpoints that take a username and
+    a password without the Authorization header (/api/token) or that open a session (/api/login).
+    """
+    credentials = apiauth.basic_header(username, password)
+    for resolve in credential_resolvers(tuple(settings.API_CREDENTIAL_RESOLVERS)):
+        if resolve is not password_basic and resolve is not password_bearer:
+            answer = resolve(request, "basic", credentials)
+            if answer is not None:
+                return answer
+    return None
+
+
+def password_bearer(request, scheme, credentials):
+    """Resolver: a bearer token from /api/token (the password grant); it stops with passwords."""
+    if scheme != "bearer":
+        return None
+    return _legacy_bearer(credentials)
+
+
+def password_basic(request, scheme, credentials):
+    """Resolver: HTTP Basic with the account's username and password."""
+    if scheme != "basic":
+        return None
+    return _basic(request, credentials)
 
 
 def _legacy_bearer(raw):

@@ -10,12 +10,14 @@ import logging
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import OuterRef, Subquery
+from django.contrib.auth.forms import UserChangeForm
+from django.db.models import Max, Min, OuterRef, Subquery
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import localdate, localtime
 
 from accounts import history
+from accounts.audit import summaries
 from accounts.models import Identity, Role, SignInEvent, User
 from accounts.sessions import end_sessions
 
@@ -62,8 +64,24 @@ def _method_label(value):
     return SignInEvent.Method(value).label if value in SignInEvent.Method.values else value
 
 
+class ShownValuesForm(UserChangeForm):
+    """The change form, judged against what its page showed rather than the row at save time.
+
+    Each field is rendered with a hidden ``initial-<name>`` copy of the value shown (Django's
+    ``show_hidden_initial``), so ``changed_data`` names only what the administrator changed on
+    that page. A POST without those copies (a script) is compared with the row as it is now.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            shown = not self.is_bound or self[name].html_initial_name in self.data
+            field.show_hidden_initial = shown and not field.disabled
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = ShownValuesForm
     list_display = ["username", "email", "role", "is_active", "providers", "last_sign_in"]
     list_filter = ["role", "identities__provider", "is_active"]
     search_fields = ["username", "email", "identities__subject"]
@@ -187,7 +205,16 @@ class UserAdmin(BaseUserAdmin):
 
     # --- saving the form --------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only what this page changed is written: a deactivation or a role change made
+            # elsewhere after the page was shown stands (and the receivers of the save see the
+            # account as it is, not as the page showed it).
+            columns = {field.name for field in obj._meta.concrete_fields}
+            changed = [name for name in form.changed_data if name in columns]
+            obj.refresh_from_db(fields=[name for name in form.fields if name in columns and name not in changed])
+            obj.save(update_fields=changed)
+        else:
+            super().save_model(request, obj, form, change)
         if change and "role" in form.changed_data:
             self._record_role(request, obj, form.initial.get("role"))
 
@@ -307,3 +334,14 @@ class SignInEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, SignInEvent.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        """Deleted rows leave the sign-in health report too: their days are summarised again."""
+        with summaries.locked():
+            span = queryset.aggregate(first=Min("created_at"), last=Max("created_at"))
+            queryset.delete()
+            if span["first"] is not None:
+                summaries.forget(localdate(span["first"]), localdate(span["last"]))

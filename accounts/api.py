@@ -1,15 +1,22 @@
-"""The JSON API of SPEC section 3."""
+"""The account's JSON API on RomM's paths: sign-in, sign-out, the account, the heartbeat.
 
+The heartbeat and ``/api/users/me`` answer RomM 5's shapes (RomM's
+backend/endpoints/responses/heartbeat.py and identity.py ``UserSchema``), which RomM's apps
+decode strictly; this site's own keys stay alongside.
+"""
+
+import json
 import logging
 
 from django.conf import settings
 from django.contrib import auth
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from accounts import tokens
-from accounts.access import api_view
+from accounts.access import api_view, app_password, scopes_for_role
 from accounts.apiauth import (
     BASIC_MALFORMED,
     authorization,
@@ -18,27 +25,46 @@ from accounts.apiauth import (
     password_refusal,
     refusal,
 )
-from accounts.models import ApiToken, SignInEvent
+from accounts.models import SignInEvent
 from accounts.passwords import PasswordRefused, open_session, sign_in_with_password
 from accounts.provider import get_provider, providers
 from accounts.recheck import revoke_at_logout
 from accounts.session_store import facts_of
 from accounts.setup import wizard_open
-from devices.models import ClientToken
-
-
-def revoke_client_token(token):
-    ClientToken.objects.filter(pk=token.pk).update(revoked=True)
 
 logger = logging.getLogger(__name__)
 
 
-def user_json(user):
+# The RomM API version this site speaks in SYSTEM.VERSION. RomM's apps decide from it what to
+# offer: device sign-in from 5.0.0 (argosy-launcher, grout, romm-ios-app), and romm-ios-app
+# warns above the newest version it knows. 5.0.0 is the release whose shapes this site mirrors.
+ROMM_VERSION = "5.0.0"
+# RomM's metadata sources (RomM 5.0's heartbeat); this site queries none of them.
+METADATA_SOURCES = ("IGDB", "SS", "MOBY", "STEAMGRIDDB", "RA", "LAUNCHBOX", "HASHEOUS", "PLAYMATCH", "TGDB",
+                    "FLASHPOINT", "HLTB", "LIBRETRO")  # fmt: skip
+SCHEDULED_TASKS = ("RESCAN", "UPDATE_SWITCH_TITLEDB", "UPDATE_LAUNCHBOX_METADATA", "CONVERT_IMAGES_TO_WEBP")
+
+
+def user_json(user, device=None):
+    """RomM's ``UserSchema`` for ``user``, plus this site's ``is_active`` and ``identities``."""
+    last_seen = max(filter(None, (user.date_joined, user.last_login)))
     return {
         "id": user.pk,
         "username": user.username,
         "email": user.email,
+        "enabled": user.is_active,
         "role": user.role,
+        "permission_group_id": None,
+        "oauth_scopes": sorted(scopes_for_role(user.role)),
+        "avatar_path": "",
+        "last_login": user.last_login,
+        "last_active": user.last_login,
+        "ra_username": "",
+        "ra_progression": None,
+        "ui_settings": None,
+        "current_device_id": str(device.pk) if device is not None else None,
+        "created_at": user.date_joined,
+        "updated_at": last_seen,
         "is_active": user.is_active,
         "identities": [
             {"provider": i.provider, "issuer": i.issuer, "subject": i.subject} for i in user.identities.all()
@@ -49,10 +75,7 @@ def user_json(user):
 @api_view("GET", scope="me.read")
 def users_me(request):
     """``/api/users/me``: the signed-in account (and the device, for a device's token), or 401."""
-    body = user_json(request.user)
-    if request.access.device is not None:
-        body["current_device_id"] = request.access.device.pk
-    return JsonResponse(body)
+    return JsonResponse(user_json(request.user, request.access.device))
 
 
 @csrf_exempt
@@ -68,6 +91,13 @@ def login(request):
     if pair is None:
         logger.warning("API login refused: malformed HTTP Basic header")
         return refusal(BASIC_MALFORMED)
+    app = app_password(request, *pair)
+    if isinstance(app, HttpResponse):
+        return app
+    if app is not None:
+        # A session would carry the whole role, more than the token's scopes.
+        logger.warning("API login refused for %r: an app password opens no session", app.user.username)
+        return refusal(APP_PASSWORD_NO_SESSION)
     try:
         user = sign_in_with_password(request, *pair, SignInEvent.Method.API, record_success=False)
         open_session(request, user, SignInEvent.Method.API)
@@ -76,17 +106,23 @@ def login(request):
     return JsonResponse({"detail": "Signed in.", "user": user_json(user)})
 
 
+APP_PASSWORD_NO_SESSION = (
+    "An app password opens no session: send it with every request (HTTP Basic, or as "
+    "Authorization: Bearer), and it acts with its own scopes."
+)
+
+
 @api_view("POST")
 def logout(request):
     """``/api/logout``: ends the session, or revokes the bearer token the request used."""
     access = request.access
-    if access is not None and access.credential == "legacy_bearer":
-        ApiToken.objects.filter(pk=access.token.pk).update(revoked=True)
-        logger.info("API token of %r revoked by /api/logout", request.user.username)
-        return JsonResponse({"detail": "Token revoked."})
-    if access is not None and access.credential in ("client_token", "device_token"):
-        revoke_client_token(access.token)
-        logger.info("client token %s of %r revoked by /api/logout", access.token.pk, request.user.username)
+    if access is not None and access.token is not None:
+        # A token request signs out by revoking the token it used (a password-grant token, or
+        # an app's or device's token): every token model has ``revoked``.
+        type(access.token).objects.filter(pk=access.token.pk).update(revoked=True)
+        logger.info(
+            "%s %s of %r revoked by /api/logout", access.credential, access.token.pk, request.user.username
+        )
         return JsonResponse({"detail": "Token revoked."})
     facts = facts_of(request.session)
     auth.logout(request)
@@ -118,6 +154,9 @@ def token(request):
     username, password = request.POST.get("username"), request.POST.get("password")
     if not username or not password:
         return grant_error("invalid_request", "username and password are required.")
+    app = app_password(request, username, password)
+    if app is not None:
+        return app_password_grant(app, password)
     try:
         user = sign_in_with_password(request, username, password, SignInEvent.Method.TOKEN)
     except PasswordRefused as error:
@@ -139,19 +178,57 @@ def token(request):
     return response
 
 
+def app_password_grant(answer, raw):
+    """/api/token's answer to an app password (``access.app_password``): the app password itself is
+    the access token, so the app acts with that token's scopes and expiry, even with
+    DISABLE_USERPASS_LOGIN, and revoking the token ends it. Apps that sign in only this way
+    (mcp-romm) then work for people who have no password here."""
+    if isinstance(answer, HttpResponse):  # refused as a wrong password is
+        detail = json.loads(answer.content)["detail"]
+        return grant_error("invalid_grant", detail, status=429 if answer.status_code == 429 else 400)
+    body = {"access_token": raw, "token_type": "Bearer"}
+    expires_at = answer.token.expires_at
+    if expires_at is not None:
+        body["expires_in"] = max(0, int((expires_at - timezone.now()).total_seconds()))
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 @require_GET
 def heartbeat(request):
-    """``/api/heartbeat``: what a client needs before signing in, with RomM's key names."""
+    """``/api/heartbeat``: RomM 5's heartbeat (every section, RomM's empty values for what this
+    site does not have), plus ``providers``: each provider's sign-in button."""
     first = get_provider()
     return JsonResponse(
         {
-            "SYSTEM": {"SHOW_SETUP_WIZARD": wizard_open()},
-            "FRONTEND": {"DISABLE_USERPASS_LOGIN": settings.DISABLE_USERPASS_LOGIN},
+            "SYSTEM": {"VERSION": ROMM_VERSION, "SHOW_SETUP_WIZARD": wizard_open()},
+            "METADATA_SOURCES": {
+                "ANY_SOURCE_ENABLED": False,
+                **{f"{source}_API_ENABLED": False for source in METADATA_SOURCES},
+            },
+            # RomM lists its library's folders here, to anyone; this site shows its library only
+            # to people signed in.
+            "FILESYSTEM": {"FS_PLATFORMS": []},
+            "EMULATION": {"DISABLE_EMULATOR_JS": True, "DISABLE_RUFFLE_RS": True},
+            "FRONTEND": {
+                "DISABLE_USERPASS_LOGIN": settings.DISABLE_USERPASS_LOGIN,
+                "DISABLE_LOGS_VIEWER": True,
+                "YOUTUBE_BASE_URL": "https://www.youtube.com",
+                # RomM 4's key, which older romm-ios-app builds still require (in seconds).
+                "UPLOAD_TIMEOUT": 600,
+            },
             "OIDC": {
                 "ENABLED": settings.OIDC_ENABLED,
                 "PROVIDER": first.label if first else "",
                 "AUTOLOGIN": settings.OIDC_AUTOLOGIN and first is not None,
                 "RP_INITIATED_LOGOUT": bool(first and first.rp_initiated_logout),
+            },
+            "TASKS": {
+                key: value
+                for task in SCHEDULED_TASKS
+                for key, value in ((f"ENABLE_SCHEDULED_{task}", False), (f"SCHEDULED_{task}_CRON", ""))
             },
             "providers": [
                 {"name": p.name, "label": p.display_name, "button": p.button_text, "url": p.start_path}

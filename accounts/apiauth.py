@@ -1,4 +1,4 @@
-"""The JSON API's wire details: the Authorization header, the refusal JSON, CSRF, 405.
+"""The JSON API's wire details: the Authorization header, the refusal JSON, CSRF, 404, 405.
 
 Who the caller is and what they may do is decided in ``accounts.access.decide``; this module
 only reads and answers HTTP. Bearer and Basic requests carry their own credentials, which a
@@ -14,6 +14,7 @@ import logging
 
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ def basic_credentials(credentials):
     return (username, password) if colon and username else None
 
 
+def basic_header(username, password):
+    """The credentials part of an HTTP Basic header for this pair."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
 def password_refusal(error):
     """The JSON answer to a refused password: 429 when rate-limited, else 401."""
     if error.reason == "rate_limited":
@@ -68,6 +74,13 @@ def csrf_refusal(request):
         {"detail": "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value."},
         status=403,
     )
+
+
+@csrf_exempt  # it changes nothing; Django's CSRF refusal would be an HTML page
+def unknown_path(request, path=""):
+    """JSON 404 for a path under /api/ that nothing serves, worded exactly as RomM's server does:
+    apps tell it ("Not Found") apart from a missing object, whose sentence names the object."""
+    return JsonResponse({"detail": "Not Found"}, status=404)
 
 
 def method_not_allowed(request, methods):

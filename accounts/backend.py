@@ -27,7 +27,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import history
+from accounts import history, idtoken, provider_client, refresh_chain, userinfo
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
 from accounts.provider import PROTOCOL_CLAIMS, Provider
@@ -36,6 +36,8 @@ from accounts.roles import MISSING, claim_strings, claim_value, resolve_role
 logger = logging.getLogger(__name__)
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
+# Simultaneous first sign-ins that need one username: each INSERT that loses tries the next free name.
+USERNAME_TRIES = 25
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class OIDCLogin:
     claims: dict  # the same, completed from userinfo
     id_token: str
     refresh_token: str | None
+    # How long the provider took to answer the token request, in milliseconds (for the sign-in
+    # history: the sign-in health report's provider response times).
+    provider_ms: float | None = None
 
     @property
     def issuer(self):
@@ -74,12 +79,16 @@ class OIDCBackend(BaseBackend):
         Only talks to the provider: run it before the sign-in's transaction opens, so no
         database lock waits on the provider.
         """
-        tokens = self.provider.exchange_code(code, code_verifier)
-        payload = self.provider.validate_id_token(tokens["id_token"], nonce)
-        claims = self.get_userinfo(tokens.get("access_token"), tokens["id_token"], payload)
+        tokens, provider_ms = provider_client.exchange_code(self.provider, code, code_verifier)
+        try:
+            payload = idtoken.validate_id_token(self.provider, tokens["id_token"], nonce)
+            claims = self.get_userinfo(tokens.get("access_token"), tokens["id_token"], payload)
+        except SignInError as error:
+            error.provider_ms = provider_ms
+            raise
         refresh_token = tokens.get("refresh_token")
         return OIDCLogin(self.provider, payload, claims, tokens["id_token"],
-                         refresh_token if isinstance(refresh_token, str) else None)
+                         refresh_token if isinstance(refresh_token, str) else None, provider_ms)
 
     def authenticate(self, request, oidc_login=None):
         """The account ``oidc_login`` signs into, its identity and role brought up to date.
@@ -89,6 +98,8 @@ class OIDCBackend(BaseBackend):
         if oidc_login is None:
             return None
         self.request, self.provider = request, oidc_login.provider
+        # The browser session this sign-in opens keeps the same refresh token (record_identity).
+        self.oidc_login, self.shared = oidc_login, True
         claims = oidc_login.claims
         role = resolve_role(self.provider, claims)
         for attempt in (1, 2):
@@ -120,20 +131,25 @@ class OIDCBackend(BaseBackend):
         return user.is_active
 
     # --- claims ----------------------------------------------------------------------
-    def get_userinfo(self, access_token, id_token, payload):
-        """The ID token's claims, completed from userinfo when a needed claim is missing."""
+    def get_userinfo(self, access_token, id_token, payload, refreshed=False):
+        """The ID token's claims, completed from userinfo when a needed claim is missing.
+
+        Asked for in the ID token through the claims parameter (``Provider.claims_request``), they
+        are usually all there; a provider that ignores the parameter, or a scope it did not grant,
+        leaves one out, and userinfo is asked as without the parameter. A ``refreshed`` ID token
+        of a provider that takes the parameter may repeat the values of the sign-in (Authelia
+        keeps the claims it added then), so there userinfo, which is current, is always asked.
+        """
         claims = dict(payload)
-        needed = ["email", "email_verified", self.provider.username_attribute]
-        if self.provider.claim_roles:
-            needed.append(self.provider.claim_roles)
-        if all(claim_value(claims, name) is not MISSING for name in needed):
+        stale = refreshed and self.provider.metadata().get("claims_parameter_supported") is True
+        if not stale and all(claim_value(claims, name) is not MISSING for name in self.provider.needed_claims()):
             return claims
-        if not access_token or not self.provider.has_userinfo():
+        if not access_token or not userinfo.has_userinfo(self.provider):
             return claims
-        userinfo = self.provider.fetch_userinfo(access_token)
-        if userinfo.get("sub") != payload["sub"]:
+        answer = userinfo.fetch_userinfo(self.provider, access_token)
+        if answer.get("sub") != payload["sub"]:
             raise SignInError("userinfo_mismatch", "userinfo sub differs from the ID token's sub")
-        claims.update({name: value for name, value in userinfo.items() if name not in PROTOCOL_CLAIMS})
+        claims.update({name: value for name, value in answer.items() if name not in PROTOCOL_CLAIMS})
         return claims
 
     def email_is_verified(self, claims):
@@ -177,6 +193,8 @@ class OIDCBackend(BaseBackend):
     def link_identity(self, user, oidc_login):
         """Join this identity to ``user``, unless another account holds it or one from this issuer."""
         self.provider = oidc_login.provider
+        # A link opens no session: the identity alone keeps the refresh token (record_identity).
+        self.oidc_login, self.shared = oidc_login, False
         issuer, subject = oidc_login.issuer, oidc_login.subject
         try:
             with transaction.atomic():
@@ -197,35 +215,42 @@ class OIDCBackend(BaseBackend):
         return user
 
     def link_or_create(self, claims, role):
-        """A first sign-in: link to the one account with this verified email, or create one."""
+        """A first sign-in: link to the account whose confirmed email this is, or create one.
+
+        Accounts that typed this address for themselves (unconfirmed; several may have) never
+        link: a provider-verified address outranks them, and they give it up.
+        """
         email = self.usable_email(claims)
         if email and not self.email_is_verified(claims):
             raise SignInError("email_unverified", f"email_verified={claims.get('email_verified')!r}")
-        users = list(self.filter_users_by_claims({"email": email})[:2]) if email else []
-        if len(users) > 1:
-            raise SignInError("ambiguous_email", f"{len(users)} accounts share the email")
-        if users:
-            user = users[0]
+        holders = list(self.filter_users_by_claims({"email": email})) if email else []
+        confirmed = [user for user in holders if user.email_confirmed]
+        squatters = [user for user in holders if not user.email_confirmed]
+        if len(confirmed) > 1:
+            raise SignInError("ambiguous_email", f"{len(confirmed)} accounts share the email")
+        for user in confirmed or squatters:
             if user.is_administrator:
                 # An email address at the provider may be self-typed (enrollment, email changes);
                 # it must never be the key to an administrator's account.
                 raise SignInError("admin_email_link", f"account {user.username!r} is an administrator; not linked")
-            if not self.provider.email_linking:
-                # Emails from this provider are not trusted for accounts: not to join one, nor to
-                # take an address from one.
-                raise SignInError("email_linking_off", f"account {user.username!r} has the email; not linked")
-            if not user.email_confirmed:
-                # A provider-verified address outranks one an account typed in for itself.
-                return self.create_user(dict(claims, email=email), role, squatter=user)
-            if user.identities.filter(issuer=claims["iss"]).exists():
-                raise SignInError(
-                    "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
-                )
-            if not self.user_can_authenticate(user):
-                raise SignInError("inactive", f"account {user.username!r} is inactive")
-            logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
-            return user
-        return self.create_user(dict(claims, email=email or ""), role)
+        if holders and not self.provider.email_linking:
+            # Emails from this provider are not trusted for accounts: not to join one, nor to
+            # take an address from one.
+            raise SignInError("email_linking_off", f"account {holders[0].username!r} has the email; not linked")
+        if not confirmed:
+            return self.create_user(dict(claims, email=email or ""), role, squatters=squatters)
+        user = confirmed[0]
+        if user.identities.filter(issuer=claims["iss"]).exists():
+            raise SignInError(
+                "account_linked_elsewhere", f"account {user.username!r} is linked to another subject"
+            )
+        if not self.user_can_authenticate(user):
+            raise SignInError("inactive", f"account {user.username!r} is inactive")
+        for squatter in squatters:
+            if not squatter.is_administrator:  # an administrator's address is never taken by email
+                self.release_email(squatter, claims)
+        logger.info("OIDC identity %s of %s linked to account %r by email", claims["sub"], claims["iss"], user.username)
+        return user
 
     def filter_users_by_claims(self, claims):
         """Accounts whose email is this one, compared as ``accounts.models.email_key`` says."""
@@ -244,14 +269,14 @@ class OIDCBackend(BaseBackend):
             provider=self.provider.name, subject=str(claims.get("sub", "")),
         )
 
-    def create_user(self, claims, role=None, squatter=None):
+    def create_user(self, claims, role=None, squatters=()):
         """A new account named after ``OIDC_USERNAME_ATTRIBUTE``, with the granted role.
 
-        ``squatter``: an account holding this email unconfirmed, which gives it up first.
+        ``squatters``: accounts holding this email unconfirmed, which give it up first.
         """
         if not self.provider.allow_registration:
             raise SignInError("registration_closed", "no account matches and registration is off")
-        if squatter is not None:
+        for squatter in squatters:
             self.release_email(squatter, claims)
         user = self.UserModel(
             username=self.get_username(claims),
@@ -261,9 +286,31 @@ class OIDCBackend(BaseBackend):
             role=role or Role.VIEWER,
         )
         user.set_unusable_password()
-        user.save()
+        self.insert_with_free_username(user, claims)
         logger.info("OIDC account %r created for %s of %s as %s", user.username, claims["sub"], claims["iss"], user.role)
         return user
+
+    def insert_with_free_username(self, user, claims):
+        """Save the new ``user``; when a simultaneous first sign-in took its username, take the next.
+
+        ``get_username`` reads which names are taken, but first sign-ins that need the same name
+        read it at the same moment on PostgreSQL (SQLite's write lock runs them one after the
+        other): the INSERT that comes second hits the unique username. It is retried in a
+        savepoint, so the sign-in's transaction goes on; the winner's row is committed by then,
+        so ``get_username`` now skips it. Any other conflict (the same person's simultaneous
+        sign-in took the email) goes up to ``authenticate``, which looks again.
+        """
+        for _ in range(USERNAME_TRIES):
+            try:
+                with transaction.atomic():
+                    user.save()
+                return
+            except IntegrityError:
+                if not self.UserModel.objects.filter(username=user.username).exists():
+                    raise
+                taken, user.username = user.username, self.get_username(claims)
+                logger.info("OIDC username %r was taken by a simultaneous sign-in; trying %r", taken, user.username)
+        raise SignInError("conflict", f"no free username after {USERNAME_TRIES} tries")
 
     def get_username(self, claims):
         """A valid username no account uses yet, from the configured claim or a fallback."""
@@ -303,11 +350,15 @@ class OIDCBackend(BaseBackend):
         names = claim_strings(groups) if groups is not MISSING else []
         identity.groups = [name[:200] for name in names if "\x00" not in name][:100]
         identity.last_used_at = timezone.now()
+        # A sign-in or a link (not a recheck): with the recheck on, the identity keeps its refresh token.
+        login = getattr(self, "oidc_login", None)
+        kept = refresh_chain.adopted(identity, self.provider, login.refresh_token, self.shared,
+                                     identity.last_used_at) if login else {}
         if identity.pk is None:
             identity.save()
         elif not Identity.objects.filter(pk=identity.pk).update(
             provider=identity.provider, email=identity.email, groups=identity.groups,
-            last_used_at=identity.last_used_at,
+            last_used_at=identity.last_used_at, **kept,
         ):
             # An administrator unlinked it while this sign-in ran: it must not come back.
             raise SignInError("conflict", f"identity {identity.subject} was unlinked during the sign-in")

@@ -1,7 +1,9 @@
-"""``/login/link/<token>``: sign in with a link printed by ``manage.py signin_link``.
+"""``/login/link#<token>``: sign in with a link printed by ``manage.py signin_link``.
 
-GET only shows a button, so a link preview or scanner cannot spend the single-use link;
-the POST spends it. It works whatever DISABLE_USERPASS_LOGIN says, for active accounts only.
+The secret is the URL's fragment, which a browser never sends: no server, proxy or access log
+sees it, and neither does a link preview. GET shows a button (the page's script moves the
+fragment into the form); the POST carries the secret in its body and spends it. It works
+whatever DISABLE_USERPASS_LOGIN says, for active accounts only.
 """
 
 import logging
@@ -30,11 +32,11 @@ REFUSALS = {
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def signin_link(request, token):
-    """GET shows a confirm button; POST spends the link and signs in."""
+def signin_link(request):
+    """GET shows a confirm button; POST spends the link (``token`` in the body) and signs in."""
     if request.method == "GET":
         return render(request, "accounts/signin_link.html")
-    user = use_sign_in_link(token)
+    user = use_sign_in_link(request.POST.get("token", "").strip())
     if user is None:
         return _refuse(request, "link_invalid")
     if not user.is_active:

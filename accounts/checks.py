@@ -147,8 +147,8 @@ def recheck_lock(app_configs, **kwargs):
     return [
         Warning(
             f"{rechecked[0].vars['SESSION_RECHECK_SECONDS']} is on, but the cache is local to each process: "
-            "two workers can refresh one session at once, and the provider then revokes its refresh tokens "
-            "as stolen (the person is signed out).",
+            "two workers can refresh one session at once, and the provider refuses the refresh token presented "
+            "second (a provider built on fosite, as Authelia is, may revoke the whole chain), which ends the session.",
             hint="Set CACHE_URL to a shared cache, for example redis://redis:6379/0 (compose.yml has one).",
             id="accounts.W031",
         )

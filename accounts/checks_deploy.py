@@ -292,7 +292,7 @@ def _logout_problems(provider):
             f"{provider.vars['RP_INITIATED_LOGOUT']} is true, but Authelia has no end-session endpoint: "
             "logging out here would leave the Authelia session open.",
             hint=f"Set {provider.vars['END_SESSION_ENDPOINT']}={origin}/logout?rd={provider.post_logout_redirect_uri} "
-            "(Authelia's portal logout; README \"Set up Authelia\"), or turn RP-initiated logout off.",
+            "(Authelia's portal logout; docs/authelia.md), or turn RP-initiated logout off.",
             id="accounts.W022",
         )
     ]

@@ -117,7 +117,13 @@ MESSAGES = {
 
 
 class SignInError(Exception):
-    """A refused OIDC sign-in: ``reason`` picks the sentence, ``detail`` goes to the log only."""
+    """A refused OIDC sign-in: ``reason`` picks the sentence, ``detail`` goes to the log only.
+
+    ``provider_ms``: how long the provider took to answer the sign-in's token request, when it
+    answered before the refusal (the sign-in history keeps it).
+    """
+
+    provider_ms = None
 
     def __init__(self, reason, detail="", **context):
         if reason not in MESSAGES:

@@ -1,25 +1,11 @@
-"""The sign-in history: one row per attempt, written where the attempt ends."""
+"""The sign-in history: one row per attempt, written where the attempt ends.
 
-import ipaddress
+Refusals of people not signed in are bounded per client (``accounts.refusals``).
+"""
 
-from django.conf import settings
-
+from accounts import refusals
 from accounts.models import SignInEvent
-
-
-def client_address(request):
-    """The address the request came from.
-
-    Behind a trusted proxy (``TRUST_PROXY_HEADERS``) that is the last X-Forwarded-For entry,
-    the one the proxy itself appended; earlier entries are whatever the client sent.
-    """
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return request.META.get("REMOTE_ADDR") or None
+from romm_site.addresses import client_address
 
 
 def _text(value, limit):
@@ -27,8 +13,18 @@ def _text(value, limit):
     return (value or "").replace("\x00", "")[:limit]
 
 
-def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject=""):
-    """Write one history row."""
+def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject="",
+           provider_ms=None):
+    """Write one history row.
+
+    ``provider_ms``: how long the provider took to answer the sign-in's token request.
+    """
+    if outcome == SignInEvent.Outcome.REFUSED and refusals.bounded(request):
+        verdict = refusals.verdict(request)
+        if verdict == refusals.DROP:
+            return
+        if verdict == refusals.SUMMARY:
+            reason, detail = refusals.SUMMARY_REASON, refusals.summary(reason)
     SignInEvent.objects.create(
         user=user if user is not None and user.pk else None,
         username=_text(username or (user.username if user is not None else ""), 150),
@@ -40,6 +36,7 @@ def record(request, method, outcome, *, user=None, username="", reason="", detai
         subject=_text(subject, 255),
         ip_address=client_address(request) if request is not None else None,
         user_agent=user_agent(request),
+        provider_ms=provider_ms,
     )
 
 

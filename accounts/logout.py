@@ -16,8 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import app_recheck, history, idtoken
 from accounts.errors import SignInError
-from accounts.models import Session
+from accounts.models import Session, SignInEvent
 from accounts.provider import get_provider, provider_for_issuer
 from accounts.recheck import revoke_at_logout
 from accounts.session_store import facts_of
@@ -122,7 +123,7 @@ def backchannel_logout(request):
         logger.warning("back-channel logout refused: issuer %r is not a configured provider", str(issuer)[:200])
         return _bad_logout_token("unknown issuer")
     try:
-        claims = provider.validate_logout_token(token)
+        claims = idtoken.validate_logout_token(provider, token)
     except SignInError as error:
         logger.warning("back-channel logout refused from %s: %s", provider.name, error.detail)
         return _bad_logout_token("invalid logout_token")
@@ -135,7 +136,14 @@ def backchannel_logout(request):
         sessions = sessions.filter(sid=claims["sid"])
     if isinstance(claims.get("sub"), str):
         sessions = sessions.filter(subject=claims["sub"])
-    ended = end(sessions)
+    sessions = list(sessions.select_related("user"))
+    ended = end(Session.objects.filter(session_key__in=[session.session_key for session in sessions]))
+    for session in sessions:
+        history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.ENDED, user=session.user,
+                       reason="backchannel_logout", detail=f"logout token from {provider.name}",
+                       provider=session.provider, subject=session.subject)
+    if isinstance(claims.get("sub"), str) and not isinstance(claims.get("sid"), str):
+        app_recheck.logged_out_by_subject(request, claims["iss"], claims["sub"])  # not one session: the person
     logger.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
     response = JsonResponse({}, status=200)
     response["Cache-Control"] = "no-store"

@@ -43,20 +43,30 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            # OIDC links accounts by email, so two accounts must never share one.
+            # OIDC links accounts by a confirmed email, so two accounts must never share one. An
+            # unconfirmed address (typed by its account for itself) never links, so it may be
+            # another's too: refusing it would tell anyone signed in which addresses have accounts.
             models.UniqueConstraint(
                 fields=["email_key"],
-                condition=~models.Q(email_key=""),
+                condition=~models.Q(email_key="") & models.Q(email_confirmed=True),
                 name="accounts_user_email_key_unique",
                 violation_error_message="Another account already uses this email address.",
             )
         ]
 
     def clean(self):
-        """Forms (admin, profile) refuse an address another account has, as this site compares them."""
+        """A confirmed address must be no other confirmed account's, as this site compares them.
+
+        Only an administrator confirms an address (the admin's forms); the profile saves an
+        address unconfirmed, whoever else has it, and so answers the same either way.
+        """
         super().clean()
         key = email_key(self.email)
-        if key and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key).exists():
+        if (
+            key
+            and self.email_confirmed
+            and type(self)._default_manager.exclude(pk=self.pk).filter(email_key=key, email_confirmed=True).exists()
+        ):
             raise ValidationError({"email": "Another account already uses this email address."})
 
     @classmethod
@@ -130,6 +140,20 @@ class Identity(models.Model):
     groups = models.JSONField(default=list, blank=True, help_text="Groups seen at the last sign-in.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # With OIDC_SESSION_RECHECK_SECONDS: the refresh token of this person's newest sign-in, for
+    # confirming at the provider the role of app tokens used without a browser session
+    # (accounts.refresh_chain keeps it, accounts.app_recheck uses it). Encrypted like the
+    # session's (accounts.sealed); the other fields are bookkeeping, never a secret.
+    refresh_token = models.TextField(blank=True, editable=False)
+    # SHA-256 of the copy the sign-in's browser session holds ("": none holds one).
+    refresh_token_shared = models.CharField(max_length=64, blank=True, editable=False)
+    # The newest token of the previous sign-in's chain, kept for the session that holds an older one.
+    refresh_token_handover = models.TextField(blank=True, editable=False)
+    refresh_token_handover_for = models.CharField(max_length=64, blank=True, editable=False)
+    recheck_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recheck_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # A refresh in progress: no other may spend the token before this.
+    recheck_busy_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "identities"
@@ -167,13 +191,16 @@ class SignInEvent(models.Model):
         APP_TOKEN = "app_token", "App token"
         DEVICE = "device", "Device sign-in"
         PAIRING = "pairing", "Pairing code"
+        KEYS = "keys", "Provider keys"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
         REFUSED = "refused", "Refused"
         CHANGED = "changed", "Changed"
+        ENDED = "ended", "Session ended"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Indexed with the columns the sign-in health report groups by (Meta.indexes).
+    created_at = models.DateTimeField(auto_now_add=True)
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_ins")
     username = models.CharField(max_length=150, blank=True, help_text="Username given or matched.")
     method = models.CharField(max_length=10, choices=Method.choices)
@@ -184,12 +211,71 @@ class SignInEvent(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    provider_ms = models.FloatField(
+        null=True, blank=True,
+        help_text="How long the provider took to answer this sign-in's token request, in milliseconds.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The sign-in health report counts a period's rows by these columns: the index
+            # answers it without reading the table (and serves the list's order and pruning).
+            models.Index(fields=["created_at", "outcome", "method", "provider", "reason"],
+                         name="accounts_signin_health"),
+            # Its token request times: only the rows that have one.
+            models.Index(fields=["created_at", "provider", "provider_ms"], name="accounts_signin_latency",
+                         condition=models.Q(provider_ms__isnull=False)),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.method} {self.outcome} {self.username}"
+
+
+class SignInDay(models.Model):
+    """A day of the sign-in history that is over, summarised for the sign-in health report.
+
+    Its rows' counts and token request times (``SignInDayCount``, ``SignInDayTime``), computed
+    once by the database from the history (``accounts.audit.summaries``), as the day's calendar
+    date in ``time_zone``. A day's history does not change once it is over, except by pruning or
+    an administrator deleting rows, and both drop the summaries of the days they touch.
+    """
+
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "time_zone"], name="accounts_signinday_unique")]
+
+
+class SignInDayCount(models.Model):
+    """How many history rows of a summarised day share an outcome, method, provider and reason."""
+
+    summary = models.ForeignKey(SignInDay, on_delete=models.CASCADE, related_name="counts")
+    outcome = models.CharField(max_length=10)
+    method = models.CharField(max_length=10)
+    provider = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    count = models.PositiveIntegerField()
+
+
+class SignInDayTime(models.Model):
+    """A summarised day's token request times at one provider: how many, median, 95th percentile."""
+
+    summary = models.ForeignKey(SignInDay, on_delete=models.CASCADE, related_name="times")
+    provider = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField()
+    median = models.FloatField()
+    p95 = models.FloatField()
+
+
+class HistoryLock(models.Model):
+    """One row, taken in turn by whatever summarises the sign-in history's days and whatever
+    deletes its rows, so that a summary never counts rows deleted while it was being made."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
 
 
 class SessionManager(BaseSessionManager):

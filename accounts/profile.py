@@ -1,4 +1,8 @@
-"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens, apps."""
+"""``/profile``: the signed-in person's own account: email, role, linked identities, API tokens.
+
+Apps built on accounts add their own parts to the page with ``add_section`` (``devices``: app
+tokens, pairing codes, devices), so this module imports none of them.
+"""
 
 import logging
 
@@ -16,11 +20,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import history, tokens
 from accounts.models import SignInEvent, email_key
 from accounts.provider import providers
-from devices.profile import apps_context
 
 logger = logging.getLogger(__name__)
 
-EMAIL_TAKEN = "Another account already uses this email address."
+# (template, context function) per part an app adds to the page, in the order apps added them.
+SECTIONS = []
+
+NOT_SAVED = "Your email address could not be saved. Try again."
 LAST_WAY_IN = (
     "You cannot unlink your only way to sign in. Link another provider first, "
     "or ask an administrator to set a password for your account."
@@ -28,15 +34,23 @@ LAST_WAY_IN = (
 
 
 class EmailForm(forms.ModelForm):
-    """The account's email, unique without regard to case."""
+    """The account's email. A new address is saved unconfirmed, whoever else has it.
+
+    Refusing an address another account has would tell anyone signed in which addresses have
+    accounts here. An unconfirmed address never links an OpenID sign-in to the account, so two
+    accounts may hold it; only confirmed addresses (the provider's, or an administrator's) are
+    unique (``User.clean``, the ``accounts_user_email_key_unique`` constraint).
+    """
 
     class Meta:
         model = get_user_model()
         fields = ["email"]
 
     def clean_email(self):
-        # Uniqueness as the site compares emails is checked by User.clean().
-        return self.cleaned_data["email"].strip()
+        email = self.cleaned_data["email"].strip()
+        if email_key(email) != self.instance.email_key:
+            self.instance.email_confirmed = False  # as the view saves it, before User.clean runs
+        return email
 
 
 def other_ways_in(user, identity):
@@ -66,8 +80,9 @@ def profile(request):
                 # an account deleted meanwhile must not be inserted again.
                 saved = get_user_model().objects.filter(pk=user.pk, is_active=True).update(**changes)
         except IntegrityError:
-            # Another account took the address between the check and the save.
-            form.add_error("email", EMAIL_TAKEN)
+            # Unreachable while a changed address is saved unconfirmed; never name another account.
+            logger.warning("profile: email change of account %r refused by the database", user.username)
+            form.add_error("email", NOT_SAVED)
         else:
             if not saved:
                 logger.warning("profile: account %r was deactivated or deleted during its email change", user.username)
@@ -81,8 +96,18 @@ def profile(request):
     return render_profile(request, form=form, status=400 if form.errors else 200)
 
 
-def render_profile(request, form=None, status=200, **apps):
-    """The profile page; ``apps`` are the apps-and-devices parts (a new token, a pairing code, a form)."""
+def add_section(template, context):
+    """Show ``template`` on the profile page, rendered with ``context(request, **parts)``.
+
+    ``parts`` are what the view that answered a form of that section passes to ``render_profile``
+    (a new token, a pairing code, a form with its errors); a section ignores those of others.
+    """
+    if (template, context) not in SECTIONS:
+        SECTIONS.append((template, context))
+
+
+def render_profile(request, form=None, status=200, **parts):
+    """The profile page, with every app's section; ``parts`` go to the sections (``add_section``)."""
     user = request.user
     identities = list(user.identities.order_by("provider", "created_at"))
     linked = {identity.provider for identity in identities}
@@ -91,8 +116,10 @@ def render_profile(request, form=None, status=200, **apps):
         "identities": identities,
         "linkable": [p for p in providers() if p.name not in linked],
         "live_tokens": user.api_tokens.filter(revoked=False, expires_at__gt=timezone.now()).count(),
-        **apps_context(request, **apps),
+        "sections": [template for template, _ in SECTIONS],
     }
+    for _, section in SECTIONS:
+        context.update(section(request, **parts))
     return render(request, "accounts/profile.html", context, status=status)
 
 
@@ -105,7 +132,7 @@ def unlink_identity(request, pk):
         messages.error(request, LAST_WAY_IN)
         logger.warning("profile: unlink refused for %r: last way in (%s)", request.user.username, identity)
         return HttpResponseRedirect("/profile")
-    identity.delete()
+    identity.delete()  # its app tokens go too (accounts.app_recheck.identity_unlinked)
     history.record(
         request,
         SignInEvent.Method.OIDC,
@@ -116,7 +143,11 @@ def unlink_identity(request, pk):
         subject=identity.subject,
     )
     logger.info("profile: account %r unlinked %s", request.user.username, identity)
-    messages.success(request, f"Your {identity.provider} sign-in is unlinked from this account.")
+    messages.success(
+        request,
+        f"Your {identity.provider} sign-in is unlinked from this account. Any app and device tokens "
+        "you had were revoked with it: pair your apps again.",
+    )
     return HttpResponseRedirect("/profile")
 
 

@@ -3,33 +3,19 @@
 Three counters, each starting at the first attempt and expiring ``LOGIN_FAILURE_WINDOW_SECONDS``
 later: one per (account, address), so a stranger elsewhere cannot lock the owner out; one per
 account across all addresses, a higher ceiling against a spread-out guessing campaign; and one per
-address, whatever the account. IPv6 addresses count by their /64, which one client usually holds.
+address, whatever the account. IPv6 addresses count by their /64 (``romm_site.addresses``).
 The counters are incremented atomically (``cache.add`` + ``cache.incr``) before the password is
 checked, so simultaneous guesses cannot all slip under the limit. With several processes the cache
 must be shared (``CACHE_URL`` pointing at Redis).
 """
 
 import hashlib
-import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.history import client_address
-
-
-def address_group(request):
-    """The client's address, or its /64 network for IPv6."""
-    address = client_address(request) or "-"
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        if parsed.ipv4_mapped:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+from romm_site import counters
+from romm_site.addresses import address_bucket
 
 
 def _digest(value):
@@ -39,7 +25,7 @@ def _digest(value):
 def _counters(request, username):
     """``[(key, limit), ...]``: the pair, the account and the address counters."""
     account = _digest((username or "").strip().lower())
-    address = _digest(address_group(request))
+    address = _digest(address_bucket(request))
     # In this order: an attempt refused by one counter is not added to the next, so one address
     # adds at most LOGIN_FAILURES_PER_ACCOUNT to the account-wide count.
     return [
@@ -50,18 +36,7 @@ def _counters(request, username):
 
 
 def _increment(key):
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        return 1
-    if count == 1:
-        # Redis creates a key that expired between Django's existence check and INCR without a
-        # lifetime; give it the window, so no counter outlives it.
-        cache.touch(key, window)
-    return count
+    return counters.increment(key, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def attempt(request, username):

@@ -22,7 +22,7 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import history, sealed
+from accounts import app_recheck, history, idtoken, provider_client, refresh_chain, sealed
 from accounts.backend import OIDCBackend
 from accounts.errors import SignInError
 from accounts.models import Identity, Session, SignInEvent
@@ -42,8 +42,9 @@ OUTAGE = {"provider_unreachable", "provider_timeout", "provider_tls", "discovery
 # accounts.access.SESSION_REFUSALS merges these: one sentence per way a recheck ends a session.
 REFUSALS = {
     "provider_ended": (
-        "Your sign-in at the identity provider has ended (you were signed out, deactivated or removed "
-        "there), so your session here has ended too. Sign in again to continue."
+        "The identity provider no longer confirms your sign-in (your account there may have been "
+        "deactivated or removed, or this site's access to it revoked or expired), so your session here "
+        "has ended. Sign in again to continue."
     ),
     "recheck_client": (
         "Your session has ended because the identity provider refused this site's client credentials "
@@ -116,7 +117,7 @@ def check(request):
         # The provider this session came from was removed from the configuration.
         logger.warning("session of %r ended: provider %r is no longer configured", request.user.username,
                        facts["provider"])
-        return "session_gone"
+        return _gone(request, str(facts["provider"]), "the provider is no longer configured")
     if not provider.session_recheck_seconds:
         if due is not None:  # the recheck was turned off since this sign-in
             request.session[SIGNIN] = {**facts, "recheck_due": None}
@@ -134,7 +135,7 @@ def check(request):
     try:
         row = Session.objects.filter(session_key=request.session.session_key).first()
         if row is None:
-            return "session_gone"
+            return _gone(request, provider.name, "the session is no longer indexed")
         now = timezone.now()
         if row.recheck_due_at is not None and row.recheck_due_at > now:
             # Another request of this session refreshed while this one waited: take its result.
@@ -164,16 +165,23 @@ def _refresh(request, provider, facts, now):
         logger.warning("session recheck of %r at %s: no refresh token stored (offline_access not granted, "
                        "or SECRET_KEY changed)", username, provider.name)
         return _ended(request, provider, facts, "recheck_unavailable", "no refresh token stored")
+    issuer, subject = facts.get("issuer", ""), facts.get("subject", "")
+    # The same chain may be kept for app tokens too (accounts.refresh_chain): spend its newest token.
+    token = refresh_chain.session_token(issuer, subject, token)
+    if token is refresh_chain.BUSY:
+        return None
     try:
-        tokens = provider.refresh(token)
+        tokens = provider_client.refresh(provider, token)
     except SignInError as error:
+        refresh_chain.session_failed(issuer, subject, token)
         return _failed(request, provider, facts, now, error)
     # At once: the rotated token is the only one the provider still honours.
+    due = now + timedelta(seconds=provider.session_recheck_seconds)
     facts = {**facts, "refresh_token": sealed.seal(tokens.get("refresh_token") or token),
-             "recheck_due": (now + timedelta(seconds=provider.session_recheck_seconds)).timestamp(),
-             "recheck_failing_since": None, "recheck_failures": 0}
+             "recheck_due": due.timestamp(), "recheck_failing_since": None, "recheck_failures": 0}
     if not _store(request, facts):
         return "session_gone"
+    refresh_chain.session_refreshed(issuer, subject, token, tokens.get("refresh_token") or token, due)
     try:
         _apply(request, provider, facts, tokens)
     except SignInError as error:
@@ -186,20 +194,24 @@ def _refresh(request, provider, facts, now):
 
 
 def _apply(request, provider, facts, tokens):
-    """Validate the refreshed tokens and apply the role again, through the sign-in policy's own steps."""
-    issuer, subject = facts.get("issuer", ""), facts.get("subject", "")
+    apply_refreshed(request, provider, request.user, facts.get("issuer", ""), facts.get("subject", ""), tokens)
+
+
+def apply_refreshed(request, provider, user, issuer, subject, tokens):
+    """Validate refreshed tokens of ``(issuer, subject)`` and apply the role to ``user`` again,
+    through the sign-in policy's own steps (a session's check, or an app token's: accounts.app_recheck)."""
     if tokens.get("id_token"):
-        payload = provider.validate_refreshed_id_token(tokens["id_token"], subject)
+        payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], subject)
         if payload["iss"] != issuer:
             raise SignInError("invalid_token", f"refreshed ID token iss {payload['iss']!r} is not the session's")
     else:
         # An ID token is optional in a refresh response (OpenID Connect Core 12.2): userinfo speaks.
         payload = {"iss": issuer, "sub": subject}
     backend = OIDCBackend(provider=provider, request=request)
-    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload)
+    claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
     role = resolve_role(provider, claims)
-    backend.update_user(request.user, claims, role)
-    identity = Identity.objects.filter(issuer=issuer, subject=subject, user=request.user).first()
+    backend.update_user(user, claims, role)
+    identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
     if identity is not None:
         backend.record_identity(identity, claims)
 
@@ -234,23 +246,29 @@ def _failed(request, provider, facts, now, error):
 def _ended(request, provider, facts, reason, detail):
     """The sign-in history shows why the session ended; returns ``reason``.
 
-    Groups that now grant nothing also stop the person's app tokens: they would otherwise keep
-    the role the provider just took away.
+    Groups that now grant nothing, or a refused grant, also reach the person's app tokens
+    (accounts.app_recheck): they would otherwise keep the role the provider just took away.
     """
-    if reason == "recheck_no_role":
-        from devices.tokens import revoke_all  # devices builds on accounts, not the reverse
-
-        revoke_all(request.user)
+    if reason in ("recheck_no_role", "provider_ended"):
+        app_recheck.session_ended(request, request.user, facts.get("issuer", ""), facts.get("subject", ""),
+                                  sealed.unseal(facts.get("refresh_token")), reason)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
                    reason=reason, detail=detail, provider=provider.name, subject=facts.get("subject", ""))
     return reason
+
+
+def _gone(request, provider_name, detail):
+    """The session can no longer be rechecked: the history shows why it ended."""
+    history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,
+                   reason="session_gone", detail=detail, provider=provider_name)
+    return "session_gone"
 
 
 # --- at logout --------------------------------------------------------------------------------
 def revoke_quietly(provider, token):
     """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
     try:
-        if provider.revoke(token):
+        if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
@@ -258,7 +276,11 @@ def revoke_quietly(provider, token):
 
 def revoke_at_logout(facts):
     """The session whose sign-in ``facts`` these are was logged out: revoke its refresh token."""
+    if not facts.get("refresh_token"):
+        return
     token = sealed.unseal(facts.get("refresh_token"))
     provider = get_provider(facts["provider"]) if facts.get("provider") else None
+    # A chain the person's app tokens are confirmed with outlives the session (accounts.app_recheck).
+    token = app_recheck.at_logout(facts.get("issuer", ""), facts.get("subject", ""), token)
     if token and provider is not None:
         revoke_quietly(provider, token)

@@ -12,6 +12,7 @@ ends the sessions it signed in.
 import logging
 
 from accounts.models import ApiToken, Session
+from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +37,16 @@ def end_identity_sessions(identity):
 
 
 def user_saved(sender, instance, **kwargs):
-    """An account saved as inactive keeps no session and no API token, even once reactivated."""
+    """An account saved as inactive keeps no session and no token, even once reactivated."""
     if kwargs.get("raw") or instance.is_active:
         return
     end_sessions(instance)
-    ApiToken.objects.filter(user=instance, revoked=False).update(revoked=True)
+    access_withdrawn.send(sender=sender, user=instance, reason="deactivated")
+
+
+def revoke_api_tokens(sender, user, reason, **kwargs):
+    """Access taken away (``accounts.signals.access_withdrawn``): the password-grant tokens stop."""
+    ApiToken.objects.filter(user=user, revoked=False).update(revoked=True)
 
 
 def user_deleting(sender, instance, **kwargs):

@@ -39,7 +39,7 @@ def complete_sign_in(request, provider, flow, code):
     Raises ``SignInError`` when refused, with the browser's session as it was.
     """
     oidc_login = OIDCBackend(provider).verify(code, nonce(flow["state"]), verifier(flow["state"]))
-    with signing_in(request):
+    with signing_in(request, oidc_login.provider_ms):
         user = auth.authenticate(request, oidc_login=oidc_login)
         if user is None:
             raise SignInError("bad_response", "no account returned")
@@ -54,22 +54,27 @@ def complete_sign_in(request, provider, flow, code):
         # Kept in the session's row only, and only when RP-initiated logout needs it.
         id_token = oidc_login.id_token if provider.rp_initiated_logout else ""
         sign_in(request, user, SignInEvent.Method.OIDC, OIDC_BACKEND, facts, id_token,
-                provider=provider.name, subject=oidc_login.subject)
+                provider=provider.name, subject=oidc_login.subject, provider_ms=oidc_login.provider_ms)
     logger.info("OIDC sign-in: account %r via %s (sub %s)", user.username, provider.name, oidc_login.subject)
     return user
 
 
 @contextmanager
-def signing_in(request):
+def signing_in(request, provider_ms=None):
     """The sign-in's one transaction. On any exception inside, what it wrote rolls back and the
-    request gets back the session and account it came with (Django's login replaced both)."""
+    request gets back the session and account it came with (Django's login replaced both).
+
+    ``provider_ms``: how long the provider took to answer the token request, which a refusal's
+    history row records too."""
     session_key, user = request.session.session_key, getattr(request, "user", None)
     try:
         with transaction.atomic():
             yield
-    except BaseException:
+    except BaseException as error:
         request.session = request.session.__class__(session_key)
         request.user = user
+        if isinstance(error, SignInError) and error.provider_ms is None:
+            error.provider_ms = provider_ms
         raise
 
 
@@ -77,7 +82,7 @@ def sign_in(request, user, method, backend, facts=None, id_token="", **event):
     """Sign ``user`` in on this browser, inside ``signing_in``.
 
     ``facts`` and ``id_token``: what the session records about a provider's sign-in; ``event``:
-    the history row's provider and subject. Raises ``SignInError("inactive")`` for an account deactivated
+    the history row's provider, subject and provider_ms. Raises ``SignInError("inactive")`` for an account deactivated
     since its credentials were checked.
     """
     now = timezone.now()

@@ -119,6 +119,7 @@ def refuse(request, error, provider=None, next_url=None, redirect_to=None):
         detail=error.detail,
         provider=provider.name if provider else "",
         subject=error.context.get("subject", ""),
+        provider_ms=error.provider_ms,
     )
     return HttpResponseRedirect(redirect_to or login_url(next_url, local=True))
 
@@ -218,10 +219,15 @@ def link(request, provider, flow):
         raise SignInError("link_not_signed_in", "link flow finished outside the session that began it")
     backend = OIDCBackend(provider, request)
     oidc_login = backend.verify(request.GET["code"], flows.nonce(flow["state"]), flows.verifier(flow["state"]))
-    backend.link_identity(request.user, oidc_login)
+    try:
+        backend.link_identity(request.user, oidc_login)
+    except SignInError as error:
+        error.provider_ms = oidc_login.provider_ms
+        raise
     messages.success(request, f"Your {provider.display_name} sign-in is now linked to this account.")
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.CHANGED, user=request.user,
-                   reason="linked", provider=provider.name, subject=oidc_login.subject)
+                   reason="linked", provider=provider.name, subject=oidc_login.subject,
+                   provider_ms=oidc_login.provider_ms)
     return HttpResponseRedirect(PROFILE_URL)
 
 

@@ -32,6 +32,7 @@ PYTHON = sys.executable
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 PASSWORD = "bench-password-not-secret"
 ROUNDS = 4
+SESSION_COOKIE = "romm_session"  # the site's SESSION_COOKIE_NAME, as RomM names it
 
 SEED = """
 from accounts.models import Role, User
@@ -113,7 +114,7 @@ def credentials(base, client_raw, device_raw):
     )
     grant.raise_for_status()
     return {
-        "session cookie": ({}, {"sessionid": session.cookies["sessionid"]}),
+        "session cookie": ({}, {SESSION_COOKIE: session.cookies[SESSION_COOKIE]}),
         "client token": ({"Authorization": f"Bearer {client_raw}"}, {}),
         "device token": ({"Authorization": f"Bearer {device_raw}"}, {}),
         "legacy bearer": ({"Authorization": f"Bearer {grant.json()['access_token']}"}, {}),

@@ -6,8 +6,11 @@ userinfo and signs real RS256 ID tokens; /authorize signs in without a page: the
 named by the ``person`` query parameter the benchmark appends, and the answer is the redirect
 to the site's callback with a code. Every answer to the site waits ``--delay-ms`` first, as a
 provider across a network does; /authorize (the browser's visit) does not. Like the two real
-providers: Authentik puts email and groups into the ID token (one token request per sign-in),
-Authelia only into userinfo (token + userinfo).
+providers: Authentik puts email and groups into the ID token (one token request per sign-in);
+Authelia 4.39 only into userinfo (token + userinfo), unless the authorization request names them
+in the claims parameter (OpenID Connect Core 5.5), which it advertises
+(``claims_parameter_supported``) and honours as far as the granted scopes allow (one request).
+``--ignore-claims-parameter`` makes an Authelia-like provider that advertises it but ignores it.
 """
 
 import argparse
@@ -28,6 +31,11 @@ CLIENT_SECRET = "bench-secret-with-32-characters-at-least"
 KID = "bench-1"
 
 
+# The scope that releases each claim (OpenID Connect Core 5.4; Authelia's groups scope).
+CLAIM_SCOPES = {"email": "email", "email_verified": "email", "name": "profile", "preferred_username": "profile",
+                "groups": "groups"}
+
+
 def person_claims(person):
     groups = ["romm-admins"] if person.startswith("admin") else ["romm-viewers"]
     return {"email": f"{person}@example.com", "email_verified": True, "preferred_username": person,
@@ -35,8 +43,9 @@ def person_claims(person):
 
 
 class Provider:
-    def __init__(self, base, profile, delay):
+    def __init__(self, base, profile, delay, ignore_claims_parameter=False):
         self.profile, self.delay = profile, delay
+        self.ignore_claims_parameter = ignore_claims_parameter
         self.issuer = f"{base}/application/o/romm/" if profile == "authentik" else base
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
@@ -57,6 +66,8 @@ class Provider:
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "email_verified", "name",
                                  "preferred_username", "groups"],
         }
+        if profile == "authelia":
+            self.metadata["claims_parameter_supported"] = True
         self.counts = {}
 
     def subject(self, person):
@@ -85,11 +96,25 @@ class Provider:
                   "iat": now, "auth_time": now, "nonce": grant["nonce"], "sid": secrets.token_hex(8)}
         if self.profile == "authentik":
             claims.update(person_claims(person))
+        else:
+            claims.update(self.requested_claims(grant))
         access_token = secrets.token_urlsafe(24)
         with self.lock:
             self.codes["at:" + access_token] = person
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KID})
         return 200, {"access_token": access_token, "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
+
+    def requested_claims(self, grant):
+        """The person's claims the claims parameter asks for in the ID token, as far as the scopes allow."""
+        if self.ignore_claims_parameter:
+            return {}
+        try:
+            wanted = json.loads(grant.get("claims") or "{}").get("id_token") or {}
+        except (ValueError, AttributeError):
+            return {}
+        scopes = grant.get("scope", "").split()
+        return {name: value for name, value in person_claims(grant["person"]).items()
+                if name in wanted and CLAIM_SCOPES[name] in scopes}
 
     def userinfo(self, authorization):
         person = self.codes.get("at:" + authorization.removeprefix("Bearer "))
@@ -153,9 +178,11 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--profile", choices=["authentik", "authelia"], default="authentik")
     parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--ignore-claims-parameter", action="store_true",
+                        help="authelia profile: advertise the claims parameter but ignore it")
     args = parser.parse_args()
     base = f"http://127.0.0.1:{args.port}"
-    provider = Provider(base, args.profile, args.delay_ms / 1000)
+    provider = Provider(base, args.profile, args.delay_ms / 1000, args.ignore_claims_parameter)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(provider))
     server.daemon_threads = True
     print(f"fakeprovider ready: {provider.issuer}", flush=True)

@@ -45,7 +45,8 @@ def postgres_admin(statement):
 
 class Stack:
     def __init__(self, database="sqlite", cache="redis://127.0.0.1:6379/4", profile="authentik",
-                 delay_ms=20.0, workers=4, env=None, name="romm_perf_bench", synchronous_commit=True):
+                 delay_ms=20.0, workers=4, env=None, name="romm_perf_bench", synchronous_commit=True,
+                 provider_args=()):
         assert name.startswith("romm_perf"), "benchmark databases are named romm_perf*"
         self.database, self.cache, self.name = database, cache, name
         self.tmp = tempfile.mkdtemp(prefix="romm-bench-")
@@ -63,20 +64,22 @@ class Stack:
         else:
             database_url = f"sqlite:///{self.tmp}/site.sqlite3"
         try:
-            self._setup(database_url, cache, profile, delay_ms, provider_port, workers, env)
+            self._setup(database_url, cache, profile, delay_ms, provider_port, workers, env, provider_args)
         except BaseException:
             self.close()
             raise
 
-    def _setup(self, database_url, cache, profile, delay_ms, provider_port, workers, env):
+    def _setup(self, database_url, cache, profile, delay_ms, provider_port, workers, env, provider_args):
         if cache.startswith("redis://"):
             number = int(cache.rsplit("/", 1)[1])
-            assert number in (4, 5), "benchmarks use Redis DB 4 or 5"
+            # Flushed first: only a database set aside for benchmarks (BENCH_REDIS_DBS, default 4,5).
+            allowed = [int(n) for n in os.environ.get("BENCH_REDIS_DBS", "4,5").split(",")]
+            assert number in allowed, f"benchmarks use Redis DB {allowed} (BENCH_REDIS_DBS)"
             import redis
 
             redis.Redis.from_url(cache).flushdb()
         provider = self._start([sys.executable, str(BENCH / "fakeprovider.py"), "--port", str(provider_port),
-                                "--profile", profile, "--delay-ms", str(delay_ms)], "provider")
+                                "--profile", profile, "--delay-ms", str(delay_ms), *provider_args], "provider")
         self.issuer = self._wait_for_line(provider, "fakeprovider ready: ").strip()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "DJANGO_", "DATABASE_", "CACHE_"))},

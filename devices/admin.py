@@ -29,16 +29,22 @@ class ClientTokenAdmin(ReadOnly):
         "created_at",
         "expires_at",
         "last_used_at",
+        "tied_to_password",
+        "minted_by",
         "revoked",
     ]
     list_filter = ["revoked"]
     search_fields = ["name", "user__username", "user__email"]
-    exclude = ["token_hash"]
+    exclude = ["token_hash", "password_fingerprint"]
     actions = ["revoke"]
 
     @admin.display(description="scopes")
     def scope_list(self, token):
         return " ".join(token.scopes)
+
+    @admin.display(description="stops when the password changes", boolean=True)
+    def tied_to_password(self, token):
+        return bool(token.password_fingerprint)
 
     @admin.action(description="Revoke selected tokens", permissions=["delete"])
     def revoke(self, request, queryset):
@@ -75,4 +81,4 @@ class DeviceAuthorizationAdmin(ReadOnly):
         "redeemed_at",
     ]
     list_filter = ["status"]
-    exclude = ["device_code_hash"]
+    exclude = ["device_code_hash", "password_fingerprint"]

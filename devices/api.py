@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts import history
 from accounts.access import SCOPES, api_view, scopes_for_role
 from accounts.models import SignInEvent
-from devices import limits, pairing, tokens
+from devices import bounds, limits, pairing, tokens
 from devices.jsonbody import BadBody, detail, no_store, public_api, read, text
 from devices.models import ClientToken
 
@@ -19,12 +19,19 @@ NOT_FOUND = "There is no such token of yours. List yours with GET /api/client-to
 LIMIT_REACHED = (
     f"You already have {tokens.MAX_PER_PERSON} app tokens. Revoke one you no longer use, then try again."
 )
+DEVICE_MANAGES_ITSELF = (
+    "A device's token can manage only itself. Manage your other app tokens on your profile page "
+    "(/profile)."
+)
 CODE_GONE = (
     "This pairing code was already used, has expired or is unknown. Make a new one on the profile page."
 )
+# RomM's sentence for the exchange: apps read a 404 with it as "make a new code".
+EXCHANGE_CODE_GONE = "Invalid or expired pairing code. Make a new one on the profile page."
 
 
 def token_json(token, raw=None):
+    """RomM's ``ClientTokenSchema`` (with ``raw_token``: ``ClientTokenCreateSchema``)."""
     body = {
         "id": token.pk,
         "name": token.name,
@@ -32,11 +39,23 @@ def token_json(token, raw=None):
         "expires_at": token.expires_at,
         "last_used_at": token.last_used_at,
         "created_at": token.created_at,
-        "device_id": token.device_id,
+        "user_id": token.user_id,
+        "device_id": None if token.device_id is None else str(token.device_id),
     }
     if raw is not None:
         body["raw_token"] = raw
     return body
+
+
+def listed_json(token):
+    """A token as GET lists it: ``token_json`` plus what it is tied to."""
+    return {
+        **token_json(token),
+        # Minted with a password: it stops when the password changes.
+        "tied_to_password": bool(token.password_fingerprint),
+        # The token that minted it: it stops when that one stops.
+        "minted_by": token.minted_by_id,
+    }
 
 
 def requested_scopes(body):
@@ -64,7 +83,7 @@ def beyond(access, scopes):
 def client_tokens(request):
     """GET lists the caller's tokens; POST ``{name, scopes, expires_in}`` creates one (201)."""
     if request.method == "GET":
-        return JsonResponse([token_json(t) for t in tokens.live(request.user)], safe=False)
+        return JsonResponse([listed_json(t) for t in tokens.live(request.user)], safe=False)
     if request.access.device is not None:
         # Removing the device must cut it off: a token it made would outlive it.
         logger.warning("client token refused for %r: requested by a device's token", request.user.username)
@@ -85,7 +104,7 @@ def client_tokens(request):
         return detail(
             f"You cannot give a token the {refused[0]} scope: {refused[1]}. Choose fewer scopes.", 403
         )
-    made = tokens.create_limited(request, name, scopes, expires_in)
+    made = tokens.create_limited(request, name, scopes, expires_in, bounds.of(request))
     if made is None:
         logger.warning(
             "client token refused for %r: %d tokens already", request.user.username, tokens.MAX_PER_PERSON
@@ -117,20 +136,52 @@ def wider_than_caller(request, token):
     )
 
 
+def beyond_device(request, token, action):
+    """A 403 when a device's token would act on a token other than its own, else None.
+
+    Removing a device must cut it off entirely: a sibling's raw value it obtained, or a
+    sibling it revoked, would reach past the device.
+    """
+    access = request.access
+    if access.device is None or token.pk == access.token.pk:
+        return None
+    logger.warning("%s refused for %r: device %s's token may manage only itself, not token %s",
+                   action, request.user.username, access.device.pk, token.pk)
+    return detail(DEVICE_MANAGES_ITSELF, 403)
+
+
+def outlives_caller(request, token, action):
+    """A 403 when handing out ``token``'s raw value would let it outlive the caller's credential."""
+    why = bounds.escapes(bounds.of(request), token, request.access.token)
+    if why is None:
+        return None
+    logger.warning("%s refused for %r: token %s would outlive the %s making the request (%s)",
+                   action, request.user.username, token.pk, request.access.credential, why)
+    return detail(bounds.ESCAPES[why], 403)
+
+
 def token_to_manage(request, pk, action):
-    """``(token, None)`` for one of the caller's live tokens it may manage, else ``(None, refusal)``."""
+    """``(token, None)`` for one of the caller's live tokens whose raw value it may receive,
+    else ``(None, refusal)``."""
     token = own_token(request, pk)
     if token is None:
         logger.warning("%s refused for %r: no token %s", action, request.user.username, pk)
         return None, detail(NOT_FOUND, 404)
-    return token, wider_than_caller(request, token)
+    refused = (
+        beyond_device(request, token, action)
+        or wider_than_caller(request, token)
+        or outlives_caller(request, token, action)
+    )
+    return token, refused
 
 
 @api_view("DELETE", scope="me.write")
 def client_token(request, pk):
     """DELETE revokes one of the caller's tokens."""
     token = ClientToken.objects.filter(pk=pk, user=request.user, revoked=False).first()
-    refused = wider_than_caller(request, token) if token is not None else None
+    refused = None
+    if token is not None:
+        refused = beyond_device(request, token, "client token revoke") or wider_than_caller(request, token)
     if refused is not None:
         return refused
     updated = ClientToken.objects.filter(pk=pk, user=request.user, revoked=False).update(revoked=True)
@@ -173,6 +224,21 @@ def pair_status(request, code):
     return JsonResponse({"status": "pending", "expires_in": seconds})
 
 
+@api_view("GET", scope="me.read")
+def token_pair_status(request, pk):
+    """GET: 200 while the caller's token ``pk`` has an unclaimed pairing code, else 404.
+
+    What the profile page polls: it names the token, not the code, so the code is in no URL
+    (the RomM-shaped ``pair/<code>/status`` above puts it in the path, where access logs see it).
+    """
+    token = own_token(request, pk)
+    row = pairing.pending_for_token(token) if token is not None else None
+    if row is None:
+        return detail(CODE_GONE, 404)
+    seconds = max(0, int((row.expires_at - timezone.now()).total_seconds()))
+    return JsonResponse({"status": "pending", "expires_in": seconds})
+
+
 @public_api("POST")
 def exchange(request):
     """POST ``{code}``: the app receives its token, once; 5 tries a minute per address."""
@@ -187,7 +253,7 @@ def exchange(request):
     result = pairing.exchange(code)
     if result is None:
         logger.warning("pairing exchange refused: code unknown, used or expired")
-        return detail(CODE_GONE, 400)
+        return detail(EXCHANGE_CODE_GONE, 404)
     raw, token = result
     history.record(
         request,

@@ -6,11 +6,17 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.conf import settings
-        from django.db.models.signals import post_save
-
+        from accounts import app_recheck, profile
+        from accounts.audit import reasons
+        from accounts.signals import access_withdrawn
         from devices import tokens
+        from devices.profile import apps_context
 
-        post_save.connect(
-            tokens.owner_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="devices.revoke_inactive"
+        access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
+        app_recheck.add_token_holder(tokens.holds_live)
+        profile.add_section("devices/_profile_apps.html", apps_context)
+        reasons.describe(
+            "device_denied",
+            "The device was denied: it gets no access.",
+            "Nothing: the person chose Deny on /pair/device for a device sign-in they did not start or want.",
         )

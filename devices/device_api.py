@@ -25,8 +25,8 @@ DESCRIPTIONS = {
     "authorization_pending": "The person has not approved this device yet: keep polling.",
     "slow_down": "Polled sooner than the interval: wait {interval} seconds between polls.",
     "access_denied": "The person denied this device.",
-    "expired_token": "The device code expired: start again with /api/auth/device/init.",
-    "invalid_grant": "The device code is unknown or was already used: start again with /api/auth/device/init.",
+    "expired_token": "The device code is unknown, expired or was already used: start again with "
+    "/api/auth/device/init.",
     "invalid_request": "{sentence}",
     "unsupported_grant_type": f"Use grant_type={DEVICE_GRANT}.",
     "invalid_scope": "{sentence}",
@@ -127,7 +127,7 @@ def token(request):
             {
                 "access_token": raw,
                 "token_type": "Bearer",
-                "device_id": row.device_id,
+                "device_id": str(row.device_id),  # a string, as RomM's (apps decode it so)
                 "scopes": row.scopes,
                 "expires_at": row.expires_at,
             }

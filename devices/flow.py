@@ -64,12 +64,17 @@ def grantable(row, user):
     return [scope for scope in row.requested_scopes if scope in allowed]
 
 
-def decide(row, user, approve):
-    """Approve (with the scopes the role allows) or deny; False when it was no longer pending."""
+def decide(row, user, approve, password_fingerprint=""):
+    """Approve (with the scopes the role allows) or deny; False when it was no longer pending.
+
+    ``password_fingerprint``: the approving session was opened with this password, so the
+    device's token stops when it changes (``devices.bounds``).
+    """
     now = timezone.now()
     changes = {"status": Status.APPROVED if approve else Status.DENIED, "user": user, "decided_at": now}
     if approve:
         changes["granted_scopes"] = grantable(row, user)
+        changes["password_fingerprint"] = password_fingerprint
     return bool(
         DeviceAuthorization.objects.filter(pk=row.pk, status=Status.PENDING, expires_at__gt=now).update(
             **changes
@@ -80,12 +85,13 @@ def decide(row, user, approve):
 def poll(device_code):
     """One poll: ``(None, token_row, raw)`` the one time it succeeds, else ``(error, row, None)``.
 
-    ``error`` is an RFC 8628 section 3.5 code, or ``invalid_grant`` for an unknown or
-    already redeemed device code.
+    ``error`` is an RFC 8628 section 3.5 code; an unknown or already redeemed device code is
+    ``expired_token``, as RomM answers it (its apps then start again; ``invalid_grant`` they
+    do not know).
     """
     row = DeviceAuthorization.objects.filter(device_code_hash=tokens.digest(device_code or "")).first()
     if row is None or row.redeemed_at is not None:
-        return "invalid_grant", row, None
+        return "expired_token", row, None
     now = timezone.now()
     if row.expires_at <= now:
         return "expired_token", row, None
@@ -112,7 +118,7 @@ def redeem(row, now):
         if not DeviceAuthorization.objects.filter(
             pk=row.pk, status=Status.APPROVED, redeemed_at__isnull=True
         ).update(redeemed_at=now):
-            return "invalid_grant", row, None
+            return "expired_token", row, None
         user = row.user
         if not user.is_active:
             return "access_denied", row, None
@@ -138,7 +144,10 @@ def redeem(row, now):
         )
         # One device, one live token: pairing the same device again replaces the old one.
         ClientToken.objects.filter(device=device, revoked=False).update(revoked=True)
-        raw, token = tokens.create(user, f"{row.name} ({row.client})"[:100], row.granted_scopes, None, device)
+        raw, token = tokens.create(
+            user, f"{row.name} ({row.client})"[:100], row.granted_scopes, None, device,
+            password_fingerprint=row.password_fingerprint,
+        )
         DeviceAuthorization.objects.filter(pk=row.pk).update(token=token)
     logger.info("device authorization %s redeemed: token %s for account %r", row.pk, token.pk, user.username)
     return None, token, raw

@@ -1,5 +1,8 @@
 """Per-address request limits for the unauthenticated app endpoints, in the shared cache.
 
+"Address" is ``romm_site.addresses.address_bucket``: an IPv4 address or an IPv6 /64, as the
+password limits count it.
+
 A counter per (endpoint, address, minute) made with ``cache.add`` and bumped with
 ``cache.incr``, both atomic in Redis, so several processes share one count (``CACHE_URL``).
 """
@@ -9,14 +12,14 @@ import time
 
 from django.core.cache import cache
 
-from accounts.history import client_address
+from romm_site.addresses import address_bucket
 
 WINDOW = 60
 
 
 def allow(request, name, per_minute):
     """Count this request; False once the address has made ``per_minute`` of them this minute."""
-    address = hashlib.sha256((client_address(request) or "-").encode()).hexdigest()
+    address = hashlib.sha256(address_bucket(request).encode()).hexdigest()
     key = f"devices-limit:{name}:{address}:{int(time.time()) // WINDOW}"
     cache.add(key, 0, WINDOW * 2)
     try:

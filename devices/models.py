@@ -32,7 +32,12 @@ class Device(models.Model):
 
 
 class ClientToken(models.Model):
-    """An app's bearer token ``rmm_`` + 64 hex; acts with its scopes AND its owner's current role."""
+    """An app's bearer token ``rmm_`` + 64 hex; acts with its scopes AND its owner's current role.
+
+    What it was minted with bounds it (``devices/bounds.py``): a password (its fingerprint, so
+    the token stops when the password changes) and the token or /api/token bearer that minted
+    it (the token stops when that one stops, and expires no later).
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_tokens")
     name = models.CharField(max_length=100)
@@ -46,6 +51,14 @@ class ClientToken(models.Model):
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens"
     )
     revoked = models.BooleanField(default=False)
+    # Minted with a password: accounts.tokens.password_fingerprint then ("" otherwise).
+    password_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    minted_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="minted"
+    )
+    minted_by_api_token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -91,6 +104,8 @@ class DeviceAuthorization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Approved in a session a password opened: the device's token is tied to that password.
+    password_fingerprint = models.CharField(max_length=64, blank=True, default="")
     # Set once, by the one poll that receives the token.
     redeemed_at = models.DateTimeField(null=True, blank=True)
     token = models.ForeignKey(ClientToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -1,5 +1,6 @@
 """``/pair`` and ``/pair/device``: the pages a person sees when an app asks to be connected."""
 
+import functools
 import logging
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import history
 from accounts.access import SCOPES, scopes_for_role
 from accounts.models import SignInEvent
-from devices import codes, flow, tokens
+from devices import bounds, codes, flow, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,21 @@ SCOPE_LABELS = {
     "roms.write": "add, change and delete ROMs",
     "users.read": "see every account",
     "users.write": "change accounts",
+    # RomM's other scopes: what they would let an app do on RomM; nothing here uses them yet.
+    "roms.user.read": "see your play data (ratings, status, notes)",
+    "roms.user.write": "change your play data",
+    "assets.read": "download your saves, states and screenshots",
+    "assets.write": "upload your saves, states and screenshots",
+    "devices.read": "see your registered devices",
+    "devices.write": "register and change your devices",
+    "firmware.read": "download firmware and BIOS files",
+    "firmware.write": "add and delete firmware",
+    "collections.read": "browse collections",
+    "collections.write": "add and change your collections",
+    "playlists.read": "browse playlists",
+    "playlists.write": "add and change your playlists",
+    "tasks.run": "run the server's tasks",
+    "logs.read": "read the server's logs",
 }
 CODE_UNKNOWN = (
     "This code is unknown, expired or was already answered. Check it against the one your device "
@@ -32,6 +48,23 @@ CODE_UNKNOWN = (
 )
 
 
+def referrer_policy(policy):
+    """Send ``Referrer-Policy: policy``: these pages carry a code in their query string, which the
+    default policy would repeat in the Referer of every request the page makes."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Referrer-Policy"] = policy
+            return response
+
+        return wrapped
+
+    return decorate
+
+
+@referrer_policy("no-referrer")
 @require_GET
 def pair(request):
     """Where a pairing QR code leads: the code, and what to do with it. Showing it spends nothing."""
@@ -48,6 +81,9 @@ def _scope_rows(row, user):
     ]
 
 
+# Not no-referrer: under it a browser sends "Origin: null" with the page's own approval form,
+# which Django's CSRF check refuses. strict-origin sends the origin alone, never the query.
+@referrer_policy("strict-origin")
 @login_required
 @require_http_methods(["GET", "POST"])
 def pair_device(request):
@@ -92,7 +128,7 @@ def _answer(request, row, decision):
         )
         logger.warning("device approval refused for %r: token limit reached", user.username)
         return HttpResponseRedirect("/profile")
-    if not flow.decide(row, user, approve):
+    if not flow.decide(row, user, approve, bounds.of_session(request).password_fingerprint):
         messages.error(request, CODE_UNKNOWN)
         logger.warning(
             "device approval refused for %r: authorization %s no longer pending", user.username, row.pk

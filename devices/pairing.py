@@ -43,6 +43,11 @@ def pending(user, typed):
     ).first()
 
 
+def pending_for_token(token):
+    """``token``'s unclaimed, unexpired code (a new code ends the earlier ones), or None."""
+    return PairingCode.objects.filter(token=token, used_at__isnull=True, expires_at__gt=timezone.now()).first()
+
+
 def exchange(typed):
     """Spend the code: ``(raw, token)`` with the token's new raw value, or None (unknown, used, expired).
 
@@ -59,6 +64,6 @@ def exchange(typed):
         if not spent:
             return None
         token = PairingCode.objects.select_related("token__user").get(code_hash=tokens.digest(code)).token
-        if token.revoked or (token.expires_at and token.expires_at <= now) or not token.user.is_active:
+        if tokens.stopped(token, now) is not None:
             return None
         return tokens.rotate(token), token

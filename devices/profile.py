@@ -16,7 +16,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from devices import codes, pairing, tokens
+from accounts.profile import render_profile
+from devices import bounds, codes, pairing, tokens
 from devices.forms import ClientTokenForm
 from devices.models import ClientToken, Device
 
@@ -28,12 +29,12 @@ def qr_svg(url):
     return mark_safe(segno.make_qr(url, error="m").svg_inline(scale=5, dark="#111", light="#fff", border=2))
 
 
-def apps_context(request, token_form=None, new_token=None, pairing_code=None, paired_token=None):
-    """What the profile template needs for the apps-and-devices section."""
+def apps_context(request, token_form=None, new_token=None, pairing_code=None, paired_token=None, **others):
+    """The profile page's apps-and-devices section (``accounts.profile.add_section``)."""
     user = request.user
     context = {
         "token_form": token_form or ClientTokenForm(role=user.role),
-        "client_tokens": list(tokens.live(user).select_related("device")),
+        "client_tokens": list(tokens.live(user).select_related("device", "minted_by")),
         "devices": list(Device.objects.filter(user=user).order_by("-last_seen_at", "-created_at")),
         "new_token": new_token,
         "paired_token": paired_token,
@@ -52,8 +53,6 @@ def apps_context(request, token_form=None, new_token=None, pairing_code=None, pa
 
 
 def _render(request, **apps):
-    from accounts.profile import render_profile  # the page belongs to accounts; this is one part
-
     return render_profile(request, **apps)
 
 
@@ -69,7 +68,11 @@ def create_token(request):
         )
         return _render(request, token_form=form, status=400)
     made = tokens.create_limited(
-        request, form.cleaned_data["name"], set(form.cleaned_data["scopes"]), form.cleaned_data["expires_in"]
+        request,
+        form.cleaned_data["name"],
+        set(form.cleaned_data["scopes"]),
+        form.cleaned_data["expires_in"],
+        bounds.of_session(request),
     )
     if made is None:
         form.add_error(
@@ -93,6 +96,12 @@ def pair_token(request, pk):
     token = _own(request, pk)
     if token is None:
         messages.error(request, "That token is revoked or expired. Create a new one.")
+        return HttpResponseRedirect("/profile")
+    why = bounds.escapes(bounds.of_session(request), token)
+    if why is not None:
+        messages.error(request, bounds.ESCAPES[why])
+        logger.warning("profile: pairing code refused for %r: token %s would outlive the session (%s)",
+                       request.user.username, token.pk, why)
         return HttpResponseRedirect("/profile")
     code = pairing.create(token)
     logger.info("profile: pairing code made for client token %s of %r", token.pk, request.user.username)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/client-tokens/<int:pk>", api.client_token, name="api_client_token"),
     path("api/client-tokens/<int:pk>/regenerate", api.regenerate, name="api_client_token_regenerate"),
     path("api/client-tokens/<int:pk>/pair", api.pair, name="api_client_token_pair"),
+    path("api/client-tokens/<int:pk>/pair/status", api.token_pair_status, name="api_client_token_pair_status"),
     path("api/auth/device/init", device_api.init, name="api_device_init"),
     path("api/auth/device/token", device_api.token, name="api_device_token"),
     path("pair", pages.pair, name="pair"),

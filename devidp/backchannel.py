@@ -37,7 +37,11 @@ def session_sid(session_key):
 
 
 def logout_token(request, application, user, sid):
-    """A logout token as Authentik signs it: typ logout+jwt, the provider's key, exp = access token validity."""
+    """A logout token as Authentik signs it: typ logout+jwt, the provider's key, exp = access token validity.
+
+    ``sid`` None: the token names only the person (``sub``), as a provider does that ends all of
+    a person's sessions at once (the specification allows either or both).
+    """
     from devidp.oidc import issuer, subject
 
     now = int(time.time())
@@ -49,8 +53,9 @@ def logout_token(request, application, user, sid):
         "jti": uuid.uuid4().hex,
         "events": {BACKCHANNEL_EVENT: {}},
         "sub": subject(user.username),
-        "sid": sid,
     }
+    if sid is not None:
+        claims["sid"] = sid
     key = application.jwk_key
     header = {"typ": "logout+jwt", "alg": "RS256", "kid": key.thumbprint()}
     token = jose_jwt.JWT(header=json.dumps(header), claims=json.dumps(claims))
@@ -60,10 +65,18 @@ def logout_token(request, application, user, sid):
 
 def session_ended(request, user, session_key):
     """Authentik profile with a Logout URI: tell the client this provider session ended."""
+    send(request, user, session_sid(session_key))
+
+
+def person_logged_out(request, user):
+    """Tell the client that every session of ``user`` ended: one logout token naming only ``sub``."""
+    send(request, user, None)
+
+
+def send(request, user, sid):
     uri = settings.BACKCHANNEL_LOGOUT_URI
     if settings.AUTHELIA or not uri or user is None or not user.pk:
         return
-    sid = session_sid(session_key)
     for application in get_application_model().objects.all():
         token = logout_token(request, application, user, sid)
         try:
@@ -71,7 +84,8 @@ def session_ended(request, user, session_key):
         except requests.RequestException as error:
             logger.warning("back-channel logout of %s to %s failed: %s", user.username, uri, type(error).__name__)
             continue
-        logger.info("back-channel logout of %s (sid %s) to %s: HTTP %s", user.username, sid, uri, response.status_code)
+        logger.info("back-channel logout of %s (%s) to %s: HTTP %s", user.username,
+                    f"sid {sid}" if sid else "by sub", uri, response.status_code)
 
 
 def logged_out(sender, request, user, **kwargs):

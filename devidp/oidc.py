@@ -15,6 +15,10 @@ AUTHENTIK_ACR = "goauthentik.io/providers/oauth2/default"
 # The provider session (sid) of each refresh token family, so a refreshed ID token keeps it.
 # In memory: a development tool's restart only drops the sid from later refreshes.
 FAMILY_SIDS = {}
+# Authelia: the claims the claims parameter added to the sign-in's ID token, per refresh token
+# family. Its refreshed ID tokens repeat them with the values of the sign-in (they are kept in
+# the session it made then), however the person changed since.
+FAMILY_ID_TOKEN_CLAIMS = {}
 
 
 def issuer(request):
@@ -31,12 +35,14 @@ def subject(username):
     return hashlib.sha256(("devidp-authentik:" + username).encode()).hexdigest()
 
 
-def user_claims(user, scopes, for_id_token):
-    """The person's claims that the granted scopes release, in the ID token or userinfo."""
+def user_claims(user, scopes, for_id_token, requested=()):
+    """The person's claims that the granted scopes release, in the ID token or userinfo.
+
+    Authelia 4.39 ("claims hydration") puts in the ID token only the claims the authorization
+    request's claims parameter names (``requested``), as far as the scopes release them.
+    """
     person = PEOPLE.get(user.username)
     claims = {"sub": subject(user.username)}
-    if settings.AUTHELIA and for_id_token:
-        return claims  # Authelia 4.39 "claims hydration": the ID token carries none of them.
     name = user.get_full_name() or user.username
     if "email" in scopes:
         claims["email"] = user.email
@@ -50,7 +56,16 @@ def user_claims(user, scopes, for_id_token):
             claims["groups"] = groups_of(user)
     if settings.AUTHELIA and "groups" in scopes:
         claims["groups"] = groups_of(user)
+    if settings.AUTHELIA and for_id_token:
+        return {name: value for name, value in claims.items() if name == "sub" or name in requested}
     return claims
+
+
+def requested_id_token_claims(request):
+    """The claims the claims parameter (OpenID Connect Core 5.5) asks for in the ID token."""
+    claims = request.claims if isinstance(request.claims, dict) else {}
+    wanted = claims.get("id_token")
+    return set(wanted) if isinstance(wanted, dict) else set()
 
 
 def check_authelia_request(request):
@@ -120,8 +135,13 @@ class Validator(OAuth2Validator):
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
         sid = _sid(request)
+        family = str(refresh_token.token_family)
         if previous_refresh_token is None and sid:
-            FAMILY_SIDS[str(refresh_token.token_family)] = sid
+            FAMILY_SIDS[family] = sid
+        if previous_refresh_token is None and settings.AUTHELIA:
+            FAMILY_ID_TOKEN_CLAIMS[family] = user_claims(
+                request.user, request.scopes, for_id_token=True, requested=requested_id_token_claims(request)
+            )
         return refresh_token
 
     def save_bearer_token(self, token, request, *args, **kwargs):
@@ -131,7 +151,11 @@ class Validator(OAuth2Validator):
         return super().save_bearer_token(token, request, *args, **kwargs)
 
     def get_oidc_claims(self, token, token_handler, request):
-        return user_claims(request.user, request.scopes, for_id_token=True)
+        previous = getattr(request, "refresh_token_instance", None)
+        if settings.AUTHELIA and previous is not None:
+            # A refresh: the sign-in's ID token claims again, as they were then.
+            return FAMILY_ID_TOKEN_CLAIMS.get(str(previous.token_family)) or {"sub": subject(request.user.username)}
+        return user_claims(request.user, request.scopes, for_id_token=True, requested=requested_id_token_claims(request))
 
     def get_userinfo_claims(self, request):
         return user_claims(request.user, request.scopes, for_id_token=False)

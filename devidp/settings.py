@@ -77,7 +77,7 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 
 # Cookies are shared by every port of a host, so the provider must not use the names the
-# site uses (sessionid, csrftoken) when both run on 127.0.0.1.
+# site uses (romm_session, csrftoken) when both run on 127.0.0.1.
 SESSION_COOKIE_NAME = f"{DEVIDP_PROFILE}_session"
 CSRF_COOKIE_NAME = "devidp_csrftoken"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
@@ -122,6 +122,9 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": AUTHELIA,
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": not AUTHELIA,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    # Signing out at Authentik leaves the person's refresh tokens valid (its source does this on
+    # purpose); django-oauth-toolkit would delete them.
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600 if AUTHELIA else 300,
     "ID_TOKEN_EXPIRE_SECONDS": 3600 if AUTHELIA else 300,

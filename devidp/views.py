@@ -97,6 +97,8 @@ def discovery(request):
             "userinfo_signing_alg_values_supported": ["none"],
             "authorization_response_iss_parameter_supported": True,
             "request_parameter_supported": False,
+            # Honoured: the named claims go into the ID token as far as the scopes allow (devidp.oidc).
+            "claims_parameter_supported": True,
             "require_pushed_authorization_requests": False,
         }
     else:
@@ -192,7 +194,8 @@ def people(request):
 
 @require_POST
 def change_person(request, username):
-    """Set groups, deactivate, reactivate, or end every provider session of one person."""
+    """Set groups, deactivate, reactivate, end every provider session of one person, or log the
+    person out by ``sub`` alone."""
     user = get_object_or_404(get_user_model(), username=username)
     action = request.POST.get("action")
     if action == "groups":
@@ -212,6 +215,9 @@ def change_person(request, username):
         done = f"ended {ended} provider session(s) of {username}" + (
             "" if settings.AUTHELIA else " and sent back-channel logout"
         )
+    elif action == "logout_person":
+        backchannel.person_logged_out(request, user)
+        done = f"sent a back-channel logout naming {username} (sub, no sid)"
     else:
         return JsonResponse({"error": "unknown action"}, status=400)
     return redirect(reverse("people") + "?" + urlencode({"done": done}))

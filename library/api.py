@@ -1,8 +1,10 @@
-"""The library as JSON (SPEC section 6): platforms and ROMs for apps, each method behind its scope.
+"""The library as JSON: platforms and ROMs for apps, each method behind its scope.
 
-Bodies are JSON objects validated by the same forms as the pages (``library/forms.py``); this
-module only turns JSON into form data and form errors into JSON. Refusals are ``{"detail"}``
-with a sentence naming the field, plus ``errors`` (field -> messages) for programs.
+Answers are RomM 5's shapes (``library/schemas.py``, and ``library/rom_query.py`` for the ROM
+list). Bodies are JSON objects validated by the same forms as the pages (``library/forms.py``);
+this module only turns JSON into form data and form errors into JSON. Refusals are
+``{"detail"}`` with a sentence naming the field, plus ``errors`` (field -> messages) for
+programs.
 """
 
 import json
@@ -10,36 +12,21 @@ import logging
 from dataclasses import dataclass
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, TooManyFieldsSent
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import ProtectedError
 from django.forms.models import model_to_dict
 from django.http import HttpResponse, JsonResponse
 
 from accounts.access import api_view
-from library.forms import PlatformForm, RomForm, RomQueryForm
+from library import rom_query
+from library.forms import MAX_ID, PlatformForm, PlatformQueryForm, RomForm, RomQueryForm
 from library.models import Platform, Rom
+from library.schemas import platform_json, rom_detail_json, with_counts
 from romm_site.text import is_text
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_LIMIT = 50
-MAX_ID = 2**63 - 1
-
-
-def platform_json(platform):
-    return {"id": platform.pk, "name": platform.name, "slug": platform.slug}
-
-
-def rom_json(rom):
-    return {
-        "id": rom.pk,
-        "platform_id": rom.platform_id,
-        "name": rom.name,
-        "file_name": rom.file_name,
-        "size_bytes": rom.size_bytes,
-        "notes": rom.notes,
-    }
 
 
 @dataclass(frozen=True)
@@ -50,8 +37,11 @@ class Kind:
     form: type
     to_json: object
     noun: str
+    romm_noun: str  # as RomM's "not found" sentence names it
     # JSON key -> form field, where they differ (a foreign key is ``<name>_id`` in JSON).
     renamed: tuple = ()
+    # RomM's name of a field -> this site's JSON key: either may be written.
+    aliases: tuple = ()
 
     def json_name(self, field):
         return {form: key for key, form in self.renamed}.get(field, field)
@@ -64,8 +54,18 @@ class Kind:
         return [self.json_name(name) for name in self.form.base_fields]
 
 
-PLATFORMS = Kind(Platform, PlatformForm, platform_json, "platform")
-ROMS = Kind(Rom, RomForm, rom_json, "ROM", renamed=(("platform_id", "platform"),))
+PLATFORMS = Kind(
+    Platform, PlatformForm, platform_json, "platform", "Platform", aliases=(("fs_slug", "slug"),)
+)
+ROMS = Kind(
+    Rom,
+    RomForm,
+    rom_detail_json,
+    "ROM",
+    "Rom",
+    renamed=(("platform_id", "platform"),),
+    aliases=(("fs_name", "file_name"), ("fs_size_bytes", "size_bytes")),
+)
 
 
 class Refused(Exception):
@@ -108,8 +108,9 @@ def find(kind, pk):
         found = kind.model.objects.filter(pk=int(pk)).first()
         if found is not None:
             return found
+    # RomM's sentence, which apps tell apart from an unknown path's "Not Found".
     raise Refused(
-        404, f"There is no {kind.noun} with id {pk!r}. List them with GET /api/{kind.noun.lower()}s."
+        404, f"{kind.romm_noun} with id '{pk[:40]}' not found. List them with GET /api/{kind.noun.lower()}s."
     )
 
 
@@ -125,13 +126,21 @@ def json_body(request, kind):
     if not isinstance(body, dict):
         raise Refused(400, f"The body must be a JSON object like {example}.")
     body.pop("id", None)  # read-only: a client may send back the object it received
-    unknown = sorted(set(body) - set(kind.fields()))
+    unknown = sorted(set(body) - set(kind.fields()) - {romm for romm, _ in kind.aliases})
     if unknown:
+        also = f" (or RomM's {', '.join(romm for romm, _ in kind.aliases)})" if kind.aliases else ""
         raise Refused(
             400,
-            f"Unknown field {', '.join(unknown)}: a {kind.noun} has {', '.join(kind.fields())}.",
+            f"Unknown field {', '.join(unknown)}: a {kind.noun} has {', '.join(kind.fields())}{also}.",
             {key: ["Unknown field."] for key in unknown},
         )
+    for romm, own in kind.aliases:
+        if romm in body:
+            value = body.pop(romm)
+            if own in body and body[own] != value:
+                errors = {romm: [f"Differs from {own}: send one of them."]}
+                raise Refused(400, field_sentence(errors), errors)
+            body[own] = value
     return body
 
 
@@ -257,7 +266,7 @@ def platforms(request):
     """``/api/platforms``: every platform (a JSON list), or POST one."""
     if request.method == "POST":
         return answer(request, save, PLATFORMS)
-    return JsonResponse([platform_json(p) for p in Platform.objects.all()], safe=False)
+    return answer(request, platform_list)
 
 
 @library_view("platforms", "GET", "PUT", "PATCH", "DELETE")
@@ -280,25 +289,44 @@ def rom(request, pk):
     return answer(request, one, ROMS, pk)
 
 
-def rom_page(request):
-    query = RomQueryForm(request.GET)
-    if not query.is_valid():
-        errors = {key: list(messages) for key, messages in query.errors.items()}
+def valid_query(request, form_class):
+    """The query string cleaned by ``form_class``, or ``Refused`` 400 naming each bad parameter."""
+    try:
+        form = form_class(request.GET)
+    except TooManyFieldsSent:
+        raise Refused(
+            400,
+            f"The query string has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters. Send fewer.",
+        ) from None
+    if not form.is_valid():
+        errors = {key: list(messages) for key, messages in form.errors.items()}
         raise Refused(400, field_sentence(errors), errors)
-    platform_id, search = query.cleaned_data["platform_id"], query.cleaned_data["search"].strip()
-    limit = query.cleaned_data["limit"] or DEFAULT_LIMIT
-    offset = query.cleaned_data["offset"] or 0
-    found = Rom.objects.all()
-    if platform_id is not None:
-        found = found.filter(platform_id=platform_id)
-    if search:
-        found = found.filter(Q(name__icontains=search) | Q(file_name__icontains=search))
-    total = found.count()
-    if total == 0 and platform_id is not None and not Platform.objects.filter(pk=platform_id).exists():
+    return form.cleaned_data
+
+
+def platform_list(request):
+    """Every platform with its ROM count and size, by name; RomM's ``updated_after`` narrows it."""
+    query = valid_query(request, PlatformQueryForm)
+    found = with_counts(Platform.objects.all())
+    if query["updated_after"] is not None:
+        found = found.filter(updated_at__gt=query["updated_after"])
+    return JsonResponse([platform_json(p) for p in found], safe=False)
+
+
+def rom_page(request):
+    query = valid_query(request, RomQueryForm)
+    body = rom_query.page(query)
+    platform_id = query["platform_id"]
+    # This site's own platform_id names one platform, and a wrong one is a mistake worth saying;
+    # RomM's platform_ids, like RomM, just matches nothing.
+    if (
+        body["total"] == 0
+        and platform_id is not None
+        and not Platform.objects.filter(pk=platform_id).exists()
+    ):
         raise Refused(
             400,
             f"platform_id: There is no platform with id {platform_id}. List them with GET /api/platforms.",
             {"platform_id": ["There is no platform with this id."]},
         )
-    items = [rom_json(r) for r in found[offset : offset + limit]] if offset < total else []
-    return JsonResponse({"items": items, "total": total})
+    return JsonResponse(body)

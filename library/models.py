@@ -9,6 +9,9 @@ class Platform(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True, help_text="Short name used in links, e.g. snes.")
+    # RomM's platform schema carries both; apps ask for platforms changed since a moment.
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -38,6 +38,7 @@ PER_PROVIDER = (
     "TOKEN_ENDPOINT_AUTH_METHOD",
     "SESSION_RECHECK_SECONDS",
     "SESSION_RECHECK_GRACE_SECONDS",
+    "CLAIMS_PARAMETER",
 )
 
 
@@ -186,6 +187,13 @@ def _read_provider(env, name, base_url, first):
             f"{env.var('TOKEN_ENDPOINT_AUTH_METHOD')}={auth_method!r}: use auto, "
             "client_secret_basic or client_secret_post."
         )
+    claims_value = env.str("CLAIMS_PARAMETER", "auto")
+    claims_parameter = "off" if claims_value.lower() in FALSE_WORDS else claims_value.lower()
+    if claims_parameter not in ("auto", "off"):
+        raise ImproperlyConfigured(
+            f"{env.var('CLAIMS_PARAMETER')}={claims_value!r}: use auto (ask for the claims in the ID "
+            "token when the provider advertises claims_parameter_supported) or false (never)."
+        )
     return {
         "name": name or (label.lower() if PROVIDER_NAME.match(label.lower()) else "oidc"),
         "label": label,
@@ -211,6 +219,7 @@ def _read_provider(env, name, base_url, first):
         ),
         "scopes": env.str("SCOPES"),
         "token_auth_method": auth_method,
+        "claims_parameter": claims_parameter,
         # SPEC section 7: how often a session is confirmed with the provider (0 = never), and
         # how long it outlives a provider that cannot be reached.
         "session_recheck_seconds": env.int("SESSION_RECHECK_SECONDS", 0, minimum=0, maximum=30 * 86400),

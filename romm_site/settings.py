@@ -116,6 +116,16 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backend.OIDCBackend",
     "accounts.backend.PasswordBackend",
 ]
+# Who a JSON API request is, from its Authorization header: the first of these that recognises
+# the credentials answers (accounts.access.decide). App and device tokens come first: their
+# ``rmm_`` shape is theirs, as a bearer or as an HTTP Basic password (an app password); any other
+# bearer value is a password-grant token, any other Basic password a password.
+API_CREDENTIAL_RESOLVERS = [
+    "devices.tokens.resolve_bearer",
+    "devices.app_passwords.resolve_basic",
+    "accounts.access.password_bearer",
+    "accounts.access.password_basic",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -129,6 +139,8 @@ LOGOUT_REDIRECT_URL = "/login"
 # cached_db: a request reading a session while another process ends it (logout, back-channel,
 # deactivation) could put it back into the cache, alive there after the database row is gone.
 SESSION_ENGINE = "accounts.session_store"
+# RomM's name, which desktop clients that keep RomM's session cookie look for.
+SESSION_COOKIE_NAME = "romm_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = BASE_URL_IS_HTTPS
@@ -203,6 +215,9 @@ OIDC_STATE_SECONDS = env.int("OIDC_STATE_SECONDS", 600, minimum=60, maximum=3600
 OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=600)
 # Days of sign-in history kept; `manage.py prune_signin_history` deletes older rows.
 SIGNIN_HISTORY_DAYS = env.int("SIGNIN_HISTORY_DAYS", 90, minimum=1, maximum=3650)
+# Refusals of people not signed in written to the history per client (an IPv4 address, an IPv6
+# /64) within a minute; the rest are counted in the log (accounts.refusals).
+SIGNIN_HISTORY_REFUSALS_PER_MINUTE = env.int("SIGNIN_HISTORY_REFUSALS_PER_MINUTE", 20, minimum=1, maximum=100000)
 
 # --- Access modes: API tokens, password attempts, first-boot setup ------------------
 # Lifetime of a bearer token from /api/token (password grant).

@@ -3,11 +3,14 @@
 It answers discovery, JWKS, token and userinfo over requests-mock, signs real JWTs with a
 test key, and behaves like Authentik or Authelia as ../shared/PROVIDERS.md describes:
 issuer forms, where claims are placed, ``aud`` string vs array, client authentication,
-RFC 9207 ``iss`` on the authorization response.
+RFC 9207 ``iss`` on the authorization response, and (``claims_parameter``) the claims request
+parameter of OpenID Connect Core 5.5: advertised and honoured as Authelia 4.39 does, or
+advertised and ignored.
 """
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 import uuid
@@ -32,6 +35,9 @@ PEOPLE = {
 
 # Authelia 4.39 keeps these out of the code-flow ID token; they come only from userinfo.
 HYDRATED_CLAIMS = {"email", "email_verified", "preferred_username", "name", "groups"}
+# The scope that releases each claim (OpenID Connect Core 5.4; Authelia's own groups scope).
+CLAIM_SCOPES = {"email": "email", "email_verified": "email", "name": "profile", "preferred_username": "profile",
+                "nickname": "profile", "groups": "groups"}
 
 
 @lru_cache(maxsize=None)
@@ -53,8 +59,12 @@ class FakeProvider:
     """A provider profile ("authentik" or "authelia") answering over requests-mock."""
 
     def __init__(self, mocker, profile="authentik", host=None, slug="romm", client_id=CLIENT_ID,
-                 client_secret=CLIENT_SECRET, algs=("RS256",)):
+                 client_secret=CLIENT_SECRET, algs=("RS256",), claims_parameter=None):
         self.mocker, self.profile = mocker, profile
+        # None: claims_parameter_supported not advertised; "honour": advertised, and the claims it
+        # names are put in the ID token as far as the granted scopes allow (a refreshed ID token
+        # repeats them with the sign-in's values, as Authelia's does); "ignore": advertised only.
+        self.claims_parameter = claims_parameter
         self.client_id, self.client_secret = client_id, client_secret
         self.kid, self.key = "key-1", rsa_key(0)
         self.extra_keys = []
@@ -116,6 +126,8 @@ class FakeProvider:
         }
         if profile == "authelia":
             self.metadata["authorization_response_iss_parameter_supported"] = True
+        if claims_parameter:
+            self.metadata["claims_parameter_supported"] = True
         self.install()
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -153,6 +165,8 @@ class FakeProvider:
         assert params["code_challenge_method"] == "S256" and len(params["state"]) >= 8
         code = secrets.token_urlsafe(16)
         claims = {"preferred_username": person, "nickname": person, **PEOPLE[person], **claim_changes}
+        # The claims request parameter, kept apart from the person's claims.
+        params["claims_request"] = params.pop("claims", None)
         self.codes[code] = {"person": person, "claims": claims, **params}
         query = {"code": code, "state": params["state"]}
         if self.profile == "authelia":
@@ -246,6 +260,16 @@ class FakeProvider:
         return {"sub": self.subject(grant["person"]), **grant["claims"], **self.userinfo_changes}
 
     # --- tokens ----------------------------------------------------------------------------
+    def requested_claims(self, grant):
+        """The person's claims the claims parameter names for the ID token, as far as the scopes allow."""
+        if self.claims_parameter != "honour" or not grant.get("claims_request"):
+            return {}
+        wanted = json.loads(grant["claims_request"]).get("id_token") or {}
+        scopes = grant.get("scope", "").split()
+        scope_of = {**CLAIM_SCOPES, "groups": "groups" if self.profile == "authelia" else "profile"}
+        return {name: value for name, value in grant["claims"].items()
+                if name in wanted and scope_of.get(name, "openid") in scopes}
+
     def id_token(self, grant, refreshed=False):
         now = int(time.time())
         claims = {
@@ -264,6 +288,10 @@ class FakeProvider:
             claims.update(azp=self.client_id, amr=["pwd"])
         else:
             claims.update(grant["claims"])
+        if "requested" not in grant:
+            # What the claims parameter added at sign-in; a refresh repeats it unchanged.
+            grant["requested"] = self.requested_claims(grant)
+        claims.update(grant["requested"])
         for name, value in self.id_token_changes.items():
             if value is ...:
                 claims.pop(name, None)

@@ -1,10 +1,13 @@
 """The Django admin: linked identities, roles and why, unlinking, deactivating, and who may touch an admin."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import Identity, Role, Session, SignInEvent, User
+from tests.accounts.helpers import PASSWORD_FORMS, password_session, whoami
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +62,57 @@ def change_form_data(client, user, delete_identities=(), **changes):
                 data[f"{prefix}-DELETE"] = "on"
     data.update(changes)
     return data
+
+
+class FormAsShown(HTMLParser):
+    """What a browser submits from the page's ``<form id=form_id>``, untouched: ``(name, value)`` pairs."""
+
+    def __init__(self, form_id):
+        super().__init__()
+        self.form_id, self.inside, self.fields, self.select, self.textarea = form_id, False, [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif not self.inside or "disabled" in attrs:
+            return
+        elif tag == "input" and attrs.get("name") and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.fields.append((attrs["name"], attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select":
+            self.select = attrs.get("name")
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.fields.append((self.select, attrs.get("value", "")))
+        elif tag == "textarea":
+            self.textarea = attrs.get("name")
+            self.fields.append((self.textarea, ""))
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.fields[-1] = (self.textarea, self.fields[-1][1] + data)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+
+def shown_form(client, path, form_id="user_form"):
+    parser = FormAsShown(form_id)
+    parser.feed(client.get(path).content.decode())
+    return parser.fields
+
+
+def submit(client, path, fields, **changes):
+    """POST ``fields`` as the browser would after the person changed ``changes`` on the page."""
+    data = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(changes.get(name, value))
+    return client.post(path, data)
 
 
 # --- what the administrator sees -------------------------------------------------------------
@@ -118,6 +172,33 @@ def test_role_changed_in_the_form_is_recorded(client, alice):
     assert response.status_code == 302
     assert User.objects.get(pk=carol.pk).role == Role.EDITOR
     assert SignInEvent.objects.get(method="role").detail == "viewer -> editor by alice"
+
+
+def test_a_stale_change_form_does_not_undo_a_deactivation_and_demotion_made_meanwhile(client, alice):
+    bob = User.objects.create_user("bob", first_name="Bob", role=Role.EDITOR)
+    path = f"{USERS}{bob.pk}/change/"
+    shown = shown_form(client, path)  # one administrator opens bob's page: active, editor
+    assert ("is_active", "on") in shown and ("role", "editor") in shown
+    other = Client()
+    other.force_login(User.objects.create_user("root", role=Role.ADMIN))
+    act(other, "deactivate", bob)  # another administrator deactivates and demotes him meanwhile
+    act(other, "set_role_viewer", bob)
+    assert submit(client, path, shown, first_name="Robert").status_code == 302  # the first saves a typo fix
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.is_active, bob.role) == ("Robert", False, Role.VIEWER)
+    assert list(SignInEvent.objects.filter(method="role").values_list("detail", flat=True)) == [
+        "editor -> viewer by root"
+    ]
+
+
+def test_what_the_stale_form_did_change_is_written(client, alice):
+    bob = User.objects.create_user("bob", first_name="Bob", role=Role.EDITOR)
+    path = f"{USERS}{bob.pk}/change/"
+    shown = shown_form(client, path)
+    User.objects.filter(pk=bob.pk).update(first_name="Rob")
+    assert submit(client, path, shown, role="viewer").status_code == 302
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.role, bob.is_active) == ("Rob", Role.VIEWER, True)
 
 
 def test_deactivate_ends_sessions(client, alice, bob_browser):
@@ -253,3 +334,41 @@ def test_deleting_an_account_ends_its_provider_sessions(client, alice, bob_brows
     assert not User.objects.filter(pk=bob.pk).exists()
     assert list(Session.objects.signed_in().values_list("user__username", flat=True)) == ["alice"]
     assert Session.objects.count() == 1  # alice's
+
+
+# --- the admin's password pages: another administrator's change made meanwhile stands -----------
+def another_admin_deactivates(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.is_active = False
+    fresh.save(update_fields=["is_active"])  # as the admin's Deactivate action does: sessions end
+
+
+def another_admin_demotes(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.role = Role.VIEWER
+    fresh.save(update_fields=["role"])
+
+
+@pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_a_deactivation_during_an_administrators_own_password_change_stands(administrator_acts, page):
+    # A thief holding an administrator's session changes that account's password; the superuser
+    # deactivates the account at that moment: the deactivation stands.
+    browser, alice = password_session("alice", role=Role.ADMIN)
+    administrator_acts(another_admin_deactivates)
+    path, form = page(alice)
+    browser.post(path, form)
+    alice.refresh_from_db()
+    assert alice.is_active is False, "the deactivation was undone"
+    assert whoami(browser) is None, "the thief's session lives on"
+
+
+@pytest.mark.parametrize("page", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_a_demotion_during_an_administrators_own_password_change_stands(administrator_acts, page):
+    browser, alice = password_session("alice", role=Role.ADMIN)
+    administrator_acts(another_admin_demotes)
+    path, form = page(alice)
+    browser.post(path, form)
+    alice.refresh_from_db()
+    assert alice.role == Role.VIEWER and not alice.is_staff and not alice.is_superuser, (
+        "the demotion was undone"
+    )

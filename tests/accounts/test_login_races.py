@@ -77,7 +77,7 @@ def test_api_login_answers_401_json_for_an_account_deactivated_meanwhile(dora, b
 def test_break_glass_link_deactivated_meanwhile_is_refused_with_the_sentence(dora, browser, monkeypatch):
     out = StringIO()
     call_command("signin_link", "dora", stdout=out, stderr=StringIO())
-    path = urlsplit(out.getvalue().strip()).path
+    token = urlsplit(out.getvalue().strip()).fragment
     use = breakglass.use_sign_in_link
 
     def spent_then_deactivated(token):
@@ -86,7 +86,7 @@ def test_break_glass_link_deactivated_meanwhile_is_refused_with_the_sentence(dor
         return user
 
     monkeypatch.setattr(breakglass, "use_sign_in_link", spent_then_deactivated)
-    response = browser.post(path)
+    response = browser.post("/login/link", {"token": token})
     assert response.status_code == 302 and response["Location"] == "/login?local=1"
     assert "Your account here is deactivated" in " ".join(messages_of(response))
     assert browser.get("/api/users/me").status_code == 401

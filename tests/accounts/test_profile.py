@@ -4,7 +4,9 @@ import logging
 
 import pytest
 
+from accounts import profile
 from accounts.models import ApiToken, Identity, Role, SignInEvent, User
+from tests.accounts.helpers import password_session
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -58,12 +60,17 @@ def test_own_email_in_another_case_is_accepted(client, frank):
 
 
 @pytest.mark.parametrize("email", ["carol@example.com", "Carol@Example.COM"])
-def test_email_of_another_account_is_refused(client, frank, email):
-    User.objects.create_user("carol", email="carol@example.com")
+def test_email_of_another_account_is_saved_unconfirmed_without_naming_it(client, frank, email):
+    # Refusing it would tell anyone signed in that the address has an account here; unconfirmed,
+    # it never links an OpenID sign-in, so carol's account stays the only one it reaches.
+    carol = User.objects.create_user("carol", email="carol@example.com")
     response = client.post("/profile", {"email": email})
-    assert response.status_code == 400
-    assert TAKEN in response.content.decode()
-    assert User.objects.get(pk=frank.pk).email == "frank@local.example"
+    assert response.status_code == 302 and response["Location"] == "/profile"
+    assert TAKEN not in client.get("/profile").content.decode()
+    frank.refresh_from_db()
+    assert (frank.email, frank.email_confirmed) == (email, False)
+    carol.refresh_from_db()
+    assert (carol.email, carol.email_confirmed) == ("carol@example.com", True)
 
 
 def test_invalid_email_is_refused(client, frank):
@@ -132,3 +139,51 @@ def test_tokens_can_be_revoked_from_the_profile(client, frank):
     client.post("/profile/tokens/revoke")
     assert ApiToken.objects.filter(revoked=False).count() == 0
     assert "Revoked 2 API token(s)." in client.get("/profile").content.decode()
+
+
+# --- a profile save does not undo what an administrator changed meanwhile -----------------------
+def admin_demotes(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.role = Role.VIEWER
+    fresh.save(update_fields=["role"])
+
+
+def admin_deactivates(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.is_active = False
+    fresh.save(update_fields=["is_active"])
+
+
+def admin_resets_password(user):
+    fresh = User.objects.get(pk=user.pk)
+    fresh.set_password("the-administrators-new-password")
+    fresh.save()
+
+
+def admin_deletes(user):
+    User.objects.get(pk=user.pk).delete()
+
+
+@pytest.mark.parametrize("action", [admin_demotes, admin_deactivates, admin_resets_password, admin_deletes])
+def test_an_administrators_change_during_a_profile_save_stands(action, monkeypatch):
+    browser, mallory = password_session()
+    real_clean = profile.EmailForm.clean_email
+
+    def clean_email_while_the_admin_acts(form):
+        action(mallory)  # the administrator's request commits while the profile request runs
+        return real_clean(form)
+
+    monkeypatch.setattr(profile.EmailForm, "clean_email", clean_email_while_the_admin_acts)
+    response = browser.post("/profile", {"email": "new-address@example.com"})
+    assert response.status_code in (302, 400)
+    after = User.objects.filter(pk=mallory.pk).first()
+    if action is admin_deletes:
+        assert after is None, "the deleted account was inserted again"
+    elif action is admin_demotes:
+        assert after.role == Role.VIEWER and not after.is_staff
+        assert after.email == "new-address@example.com"
+    elif action is admin_deactivates:
+        assert after.is_active is False
+    else:
+        assert after.check_password("the-administrators-new-password")
+        assert not after.check_password(PASSWORD)

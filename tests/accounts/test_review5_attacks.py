@@ -7,6 +7,7 @@ Each test says what a person (or an attacker) would notice.
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.db import IntegrityError
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from accounts import history, recheck
 from accounts.backend import OIDCBackend
-from accounts.jwtcheck import _cache_key
+from accounts import discovery
+from accounts.discovery import cache_key
 from accounts.models import Identity, Role, Session, SignInEvent, User
 from accounts.session_store import SessionStore
 from tests.conftest import BASE_URL, anonymous_session, messages_of, sign_in, start
@@ -29,7 +31,7 @@ def me(client):
 
 
 def key_of(client):
-    cookie = client.cookies.get("sessionid")
+    cookie = client.cookies.get(django_settings.SESSION_COOKIE_NAME)
     return cookie.value if cookie is not None else None
 
 
@@ -72,7 +74,7 @@ def test_a_planted_anonymous_session_key_never_becomes_the_victims_signed_in_key
     start(attacker)
     assert Session.objects.filter(session_key=planted).exists()
     victim = Client()
-    victim.cookies["sessionid"] = planted
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = planted
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol"
     assert key_of(victim) != planted
@@ -84,7 +86,7 @@ def test_a_planted_anonymous_session_key_never_becomes_the_victims_signed_in_key
 @pytest.mark.django_db
 def test_a_planted_unknown_session_key_is_replaced_by_a_random_one(idp, carol):
     victim = Client()
-    victim.cookies["sessionid"] = "attackerchosenkey0123456789abcdef"
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = "attackerchosenkey0123456789abcdef"
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol" and key_of(victim) != "attackerchosenkey0123456789abcdef"
     assert not Session.objects.filter(session_key="attackerchosenkey0123456789abcdef").exists()
@@ -96,7 +98,7 @@ def test_a_planted_signed_in_session_of_the_attacker_is_flushed_not_reused(idp, 
     sign_in(attacker, idp, "bob")
     planted = key_of(attacker)
     victim = Client()
-    victim.cookies["sessionid"] = planted
+    victim.cookies[django_settings.SESSION_COOKIE_NAME] = planted
     assert sign_in(victim, idp, "carol").status_code == 302
     assert me(victim) == "carol" and key_of(victim) != planted
     assert me(attacker) is None  # the attacker's key is dead, not carol's
@@ -172,7 +174,7 @@ def test_a_crash_after_login_signs_nobody_in(idp, carol, browser, monkeypatch):
     fail_after_login(monkeypatch, RuntimeError("database went away"))
     response = browser.get(callback)
     assert response.status_code == 500
-    assert "sessionid" not in response.cookies  # no new key handed out
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies  # no new key handed out
     assert me(browser) is None and key_of(browser) == key
     assert Session.objects.signed_in().filter(user=carol).count() == 0 and signed_in_without_index() == []
     # Only the first sign-in (the fixture's) is in the history: the failed one left no success row.
@@ -328,7 +330,7 @@ def test_session_keys_are_parameters_not_sql(nasty, idp, carol):
     if not nasty.isascii():
         return  # a WSGI header carries latin-1 only: the store-level checks above cover it
     browser = Client(raise_request_exception=False)
-    browser.cookies["sessionid"] = nasty
+    browser.cookies[django_settings.SESSION_COOKIE_NAME] = nasty
     assert me(browser) is None
     assert browser.get("/login").status_code == 200
 
@@ -403,9 +405,9 @@ def test_a_rotated_key_validates_and_an_unknown_kid_rereads_the_shared_copy(idp,
     # The provider rotates; another process already refetched (the window's marker is taken)
     # and stores the new JWKS only after this request read the old one with the document.
     idp.key, idp.kid = rsa_key(1), "key-2"
-    jwks_key = _cache_key("jwks", idp.discovery_url)
-    window_taken = Provider._may_refetch_jwks
-    monkeypatch.setattr(Provider, "_may_refetch_jwks", lambda self: (window_taken(self), False)[1])
+    jwks_key = cache_key("jwks", idp.discovery_url)
+    window_taken = discovery.may_refetch_jwks
+    monkeypatch.setattr(discovery, "may_refetch_jwks", lambda provider: (window_taken(provider), False)[1])
     metadata = Provider.metadata
 
     def other_process_refetches(self):

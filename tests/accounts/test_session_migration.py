@@ -4,6 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.sessions.serializers import JSONSerializer
 from django.core import signing
 from django.db import connection
@@ -16,8 +17,8 @@ from accounts.models import Session
 from accounts.models import User as LiveUser
 from accounts.session_store import SIGNIN, SessionStore
 
-BEFORE = [("accounts", "0007_signin_app_methods"), ("sessions", "0001_initial")]
-AFTER = [("accounts", "0008_session_model")]
+BEFORE = [("accounts", "0010_signin_health"), ("sessions", "0001_initial")]
+AFTER = [("accounts", "0011_session_model")]
 
 
 def migrate(targets):
@@ -71,7 +72,7 @@ def test_upgrade_moves_live_sessions_and_their_index_rows():
         assert cursor.fetchone()[0] == 0
     # The browser holding the moved session is still signed in, and saving it keeps its columns.
     browser = Client()
-    browser.cookies["sessionid"] = "a" * 32
+    browser.cookies[django_settings.SESSION_COOKIE_NAME] = "a" * 32
     assert browser.get("/api/users/me").json()["username"] == "carol"
     store = SessionStore("a" * 32)
     store["seen"] = True

@@ -207,3 +207,13 @@ def test_three_replicas_get_a_port_each_and_tell_the_checks():
     assert site["environment"]["CACHE_URL"].startswith("redis://")
     assert site["environment"]["DATABASE_URL"].startswith("postgres://")
     assert site["ports"] == ["127.0.0.1:8000-8002:8000/tcp"]
+
+
+def test_the_site_cleans_up_daily_unless_told_otherwise():
+    site = compose_config(["compose.yml"])["services"]["site"]["environment"]
+    assert (site["CLEANUP_INTERVAL_SECONDS"], site["SIGNIN_HISTORY_DAYS"]) == ("86400", "90")
+    hourly = compose_config(["compose.yml"], CLEANUP_INTERVAL_SECONDS="3600", SIGNIN_HISTORY_DAYS="30")
+    assert hourly["services"]["site"]["environment"]["CLEANUP_INTERVAL_SECONDS"] == "3600"
+    assert hourly["services"]["site"]["environment"]["SIGNIN_HISTORY_DAYS"] == "30"
+    start = (ROOT / "deploy" / "start.sh").read_text()
+    assert "python manage.py clearsessions" in start and "python manage.py prune_signin_history" in start

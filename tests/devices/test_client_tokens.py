@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Role, SignInEvent, User
 from devices.models import ClientToken
-from tests.devices.helpers import bearer, post_json, put_json, signed_in
+from tests.devices.helpers import (
+    HUGE,
+    bearer,
+    make_token,
+    post_json,
+    put_json,
+    quiet,
+    signed_in,
+    start_device,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +50,7 @@ def test_create_answers_the_raw_token_once_and_stores_only_its_hash(frank, caplo
         "expires_at",
         "last_used_at",
         "created_at",
+        "user_id",
         "device_id",
         "raw_token",
     }
@@ -197,3 +207,113 @@ def test_wrong_methods_are_405(frank):
     client = signed_in(frank)
     assert client.put("/api/client-tokens").status_code == 405
     assert client.get("/api/client-tokens/1/regenerate").status_code == 405
+
+
+# --- a token cannot widen itself through a sibling ------------------------------------------------
+def test_a_narrow_token_cannot_regenerate_a_wider_sibling(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"], "narrow")
+    _, wide = make_token(frank, ["me.read", "roms.read", "roms.write"], "wide")
+    response = put_json(Client(), f"/api/client-tokens/{wide.pk}/regenerate", **bearer(narrow))
+    assert response.status_code == 403
+    assert "roms.read scope" in response.json()["detail"]  # the first scope the caller lacks
+    assert "raw_token" not in response.json()
+
+
+def test_a_narrow_token_cannot_create_a_wider_one(frank):
+    narrow, _ = make_token(frank, ["me.read", "me.write"])
+    response = post_json(
+        Client(), "/api/client-tokens", {"name": "x", "scopes": ["roms.write"]}, **bearer(narrow)
+    )
+    assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+    assert ClientToken.objects.count() == 1
+
+
+# --- one person's token against another's, and the owner's role and state -------------------------
+@pytest.mark.parametrize("how", ["regenerate", "pair", "delete"])
+def test_someone_elses_token_is_404_and_unchanged(frank, vera, how):
+    mine, _ = make_token(vera, ["me.read", "me.write"])
+    theirs_raw, theirs = make_token(frank, ["me.read", "roms.write"])
+    client = Client()
+    if how == "regenerate":
+        response = put_json(client, f"/api/client-tokens/{theirs.pk}/regenerate", **bearer(mine))
+    elif how == "pair":
+        response = post_json(client, f"/api/client-tokens/{theirs.pk}/pair", {}, **bearer(mine))
+    else:
+        response = client.delete(f"/api/client-tokens/{theirs.pk}", **bearer(mine))
+    assert response.status_code == 404 and "detail" in response.json()
+    assert Client().get("/api/client-tokens", **bearer(theirs_raw)).status_code == 200
+
+
+def test_device_token_approved_as_editor_loses_write_on_demotion(frank):
+    raw, _ = make_token(frank, ["me.read", "roms.read", "roms.write"])
+    User.objects.filter(pk=frank.pk).update(role=Role.VIEWER)
+    response = post_json(Client(), "/api/roms", {"name": "x"}, **bearer(raw))
+    assert response.status_code == 403 and "roms.write" in response.json()["detail"]
+
+
+def test_deactivated_owner_token_stops_even_if_deactivated_by_update(frank):
+    raw, _ = make_token(frank, ["me.read"])
+    User.objects.filter(pk=frank.pk).update(is_active=False)  # no save signal
+    assert Client().get("/api/client-tokens", **bearer(raw)).status_code == 401
+
+
+def test_cookie_session_json_write_needs_csrf(frank):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = post_json(client, "/api/client-tokens", {"name": "x", "scopes": ["me.read"]})
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert ClientToken.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("delete", f"/api/client-tokens/{HUGE}"),
+        ("put", f"/api/client-tokens/{HUGE}/regenerate"),
+        ("post", f"/api/client-tokens/{HUGE}/pair"),
+        ("get", f"/api/client-tokens/pair/{'A' * 5000}/status"),
+    ],
+)
+def test_huge_ids_in_token_paths_are_404_sentences(frank, method, path):
+    raw, _ = make_token(frank, ["me.read", "me.write"])
+    response = getattr(quiet(), method)(path, **bearer(raw))
+    assert response.status_code == 404 and response.json()["detail"]
+
+
+# --- secrets in logs and history ------------------------------------------------------------------
+def test_no_raw_token_code_or_device_code_reaches_logs_or_history(frank, caplog):
+    secrets_seen = []
+    with caplog.at_level(logging.DEBUG):
+        client = signed_in(frank)
+        made = post_json(
+            client, "/api/client-tokens", {"name": "a", "scopes": ["me.read", "me.write"]}
+        ).json()
+        raw = made["raw_token"]
+        again = put_json(Client(), f"/api/client-tokens/{made['id']}/regenerate", **bearer(raw)).json()[
+            "raw_token"
+        ]
+        code = post_json(Client(), f"/api/client-tokens/{made['id']}/pair", {}, **bearer(again)).json()[
+            "code"
+        ]
+        Client().get(f"/api/client-tokens/pair/{code}/status", **bearer(again))
+        exchanged = post_json(Client(REMOTE_ADDR="10.7.7.7"), "/api/client-tokens/exchange", {"code": code})
+        post_json(Client(REMOTE_ADDR="10.7.7.7"), "/api/client-tokens/exchange", {"code": code})  # refused
+        started = start_device()
+        client.post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+        polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+        post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})  # refused
+        secrets_seen = [
+            raw,
+            again,
+            code,
+            exchanged.json()["raw_token"],
+            started["device_code"],
+            polled["access_token"],
+        ]
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    history = "\n".join(f"{e.reason} {e.detail}" for e in SignInEvent.objects.all())
+    for secret in secrets_seen:
+        assert secret not in text and secret not in history
+    assert {"token_created", "pairing_exchanged", "device_approved"} <= set(
+        SignInEvent.objects.values_list("reason", flat=True)
+    )

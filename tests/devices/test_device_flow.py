@@ -5,13 +5,15 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role, SignInEvent, User
+from devices import tokens
 from devices.models import ClientToken, Device, DeviceAuthorization
 from tests.conftest import sign_in
-from tests.devices.helpers import bearer, post_json, signed_in
+from tests.devices.helpers import bearer, post_json, signed_in, start_device
 
 pytestmark = pytest.mark.django_db
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -116,7 +118,7 @@ def test_the_whole_flow_json(frank, caplog):
     assert set(token) == {"access_token", "token_type", "device_id", "scopes", "expires_at"}
     assert token["token_type"] == "Bearer" and token["scopes"] == ["me.read", "roms.read", "roms.write"]
     device = Device.objects.get()
-    assert token["device_id"] == device.pk
+    assert token["device_id"] == str(device.pk)
     assert (device.user, device.name, device.client, device.platform, device.client_version) == (
         frank,
         "Steam Deck",
@@ -125,11 +127,11 @@ def test_the_whole_flow_json(frank, caplog):
         "1.2.0",
     )
     me = Client().get("/api/users/me", **bearer(token["access_token"]))
-    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == device.pk
+    assert me.json()["username"] == "frank" and me.json()["current_device_id"] == str(device.pk)
     assert token["access_token"] not in caplog.text and body["device_code"] not in caplog.text
     wait_interval()
     again = poll(body["device_code"])  # a second success is impossible
-    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert again.status_code == 400 and again.json()["error"] == "expired_token"
     assert ClientToken.objects.count() == 1
     event = SignInEvent.objects.get(method="device")
     assert (event.outcome, event.reason, event.user) == ("success", "device_approved", frank)
@@ -158,9 +160,10 @@ def test_missing_device_code_is_invalid_request(db):
     assert "device_code is required." in response.json()["error_description"]
 
 
-def test_unknown_device_code_is_invalid_grant(db):
+def test_unknown_device_code_is_expired_token(db):
+    """RomM's answer: its apps start again on expired_token, and know no invalid_grant."""
     response = poll("0" * 64)
-    assert response.status_code == 400 and response.json()["detail"] == "invalid_grant"
+    assert response.status_code == 400 and response.json()["detail"] == "expired_token"
 
 
 def test_polling_too_fast_slows_down_and_the_interval_grows(db):
@@ -314,3 +317,151 @@ def test_old_authorizations_are_cleared_by_a_new_init(db):
     DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(days=2))
     init()
     assert DeviceAuthorization.objects.count() == 1
+
+
+# --- approvals: once, with CSRF, within the role and the token limit ------------------------------
+def test_device_approval_needs_csrf(frank):
+    started = start_device()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    response = client.post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    assert response.status_code == 403
+    assert DeviceAuthorization.objects.get().status == "pending"
+
+
+def test_a_device_code_answered_twice_keeps_the_first_answer(frank, vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "deny"})
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    row = DeviceAuthorization.objects.get()
+    assert row.status == "denied" and row.user == vera
+
+
+def test_second_poller_after_redemption_gets_expired_token(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    first = post_json(
+        Client(REMOTE_ADDR="10.4.4.4"), "/api/auth/device/token", {"device_code": started["device_code"]}
+    )
+    assert first.status_code == 200
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(hours=1))
+    second = post_json(
+        Client(REMOTE_ADDR="10.5.5.5"), "/api/auth/device/token", {"device_code": started["device_code"]}
+    )
+    assert second.status_code == 400 and second.json()["error"] == "expired_token"
+    assert ClientToken.objects.count() == 1
+
+
+def test_viewer_approval_grants_only_viewer_scopes(vera):
+    started = start_device()
+    signed_in(vera).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    body = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert "roms.write" not in body["scopes"] and "roms.read" in body["scopes"]
+
+
+def test_device_approvals_cannot_exceed_twenty_five_tokens(frank):
+    for i in range(24):
+        tokens.create(frank, f"t{i}", ["me.read"], None)
+    started = [start_device(client_device_identifier=f"dev-{i}") for i in range(3)]
+    for s in started:
+        signed_in(frank).post("/pair/device", {"user_code": s["user_code"], "decision": "approve"})
+    for s in started:
+        post_json(Client(REMOTE_ADDR="10.6.6.6"), "/api/auth/device/token", {"device_code": s["device_code"]})
+    assert tokens.live(frank).count() <= tokens.MAX_PER_PERSON
+
+
+def test_a_device_name_is_escaped_on_the_approval_page(frank):
+    started = start_device(name="<script>alert(1)</script>", client="<img src=x onerror=alert(1)>")
+    page = signed_in(frank).get("/pair/device", {"user_code": started["user_code"]}).content.decode()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_removing_a_device_cuts_off_tokens_the_device_minted(frank):
+    started = start_device()  # asks for me.read, me.write, roms.read, roms.write
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    device_raw = post_json(
+        Client(), "/api/auth/device/token", {"device_code": started["device_code"]}
+    ).json()["access_token"]
+    minted = post_json(
+        Client(),
+        "/api/client-tokens",
+        {"name": "spare", "scopes": ["roms.read", "roms.write"]},
+        **bearer(device_raw),
+    )
+    # A device's token cannot make a token that would outlive the device.
+    assert minted.status_code == 403 and "profile page" in minted.json()["detail"]
+    assert ClientToken.objects.filter(user=frank).count() == 1
+    device = Device.objects.get()
+    signed_in(frank).post(f"/profile/devices/{device.pk}/remove")
+    assert Client().get("/api/roms", **bearer(device_raw)).status_code == 401
+
+
+# --- timing: slow_down, expiry, an approver deactivated meanwhile ---------------------------------
+def test_slow_down_grows_the_interval_and_waiting_the_old_one_is_not_enough(frank):
+    started = start_device()
+    device_code = started["device_code"]
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "authorization_pending"
+        )
+        fast = post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()
+        assert fast["error"] == "slow_down" and "10 seconds" in fast["error_description"]
+        clock.shift(6)  # the old 5-second interval, not the new 10
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "slow_down"
+        )
+        clock.shift(16)
+        assert (
+            post_json(Client(), "/api/auth/device/token", {"device_code": device_code}).json()["error"]
+            == "authorization_pending"
+        )
+
+
+def test_an_expired_user_code_cannot_be_approved(frank):
+    started = start_device()
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = signed_in(frank).post(
+        "/pair/device", {"user_code": started["user_code"], "decision": "approve"}
+    )
+    assert response.status_code == 400
+    assert DeviceAuthorization.objects.get().status == "pending"
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]}).json()
+    assert polled["error"] == "expired_token"
+
+
+def test_a_deactivated_approver_gets_no_token_from_an_earlier_approval(frank):
+    started = start_device()
+    signed_in(frank).post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
+    User.objects.filter(pk=frank.pk).update(is_active=False)
+    polled = post_json(Client(), "/api/auth/device/token", {"device_code": started["device_code"]})
+    assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
+    assert not ClientToken.objects.exists()
+
+
+def test_romms_whole_scope_list_is_accepted_and_shown_with_what_the_role_grants(vera):
+    """The scopes RomM's apps ask for (argosy-launcher asks these sixteen) start a sign-in; the
+    approval page names each, greys what a viewer lacks, and the device gets the rest."""
+    asked = ["me.read", "me.write", "platforms.read", "platforms.write", "roms.read", "roms.write",
+             "roms.user.read", "roms.user.write", "assets.read", "assets.write", "firmware.read",
+             "firmware.write", "collections.read", "collections.write", "devices.read", "devices.write"]  # fmt: skip
+    response = init(requested_scopes=asked)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    page = signed_in(vera).get("/pair/device", {"user_code": body["user_code"]}).content.decode()
+    assert "download your saves, states and screenshots" in page and 'data-scope="firmware.write"' in page
+    lacking = {s for s in asked if f'class="muted lacking" data-scope="{s}"' in page}
+    assert lacking == {"platforms.write", "roms.write", "firmware.write"}
+    approve(vera, body["user_code"])
+    wait_interval()
+    granted = poll(body["device_code"]).json()["scopes"]
+    assert set(granted) == set(asked) - lacking
+
+
+def test_an_unknown_scope_is_still_refused_naming_it(db):
+    response = init(requested_scopes=["roms.read", "roms.delete"])
+    assert (
+        response.status_code == 400 and "'roms.delete' is not a scope" in response.json()["error_description"]
+    )

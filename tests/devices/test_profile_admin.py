@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import SignInEvent
+from devices import tokens
 from devices.models import ClientToken, Device
-from tests.devices.helpers import bearer, post_json, signed_in
+from tests.devices.helpers import HUGE, bearer, post_json, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,34 @@ def test_admin_lists_every_token_with_owner_and_revokes(frank, vera):
     assert response.status_code == 302
     assert list(ClientToken.objects.filter(revoked=True).values_list("user__username", flat=True)) == ["vera"]
     assert "token_hash" not in client.get(f"/admin/devices/clienttoken/{ids[0]}/change/").content.decode()
+
+
+def test_removing_someone_elses_device_changes_nothing(frank, vera):
+    device = Device.objects.create(user=frank, client_device_identifier="d", name="D", client="c")
+    raw, _ = tokens.create(frank, "d", ["me.read"], None, device)
+    signed_in(vera).post(f"/profile/devices/{device.pk}/remove")
+    assert Device.objects.filter(pk=device.pk).exists()
+    assert Client().get("/api/client-tokens", **bearer(raw)).status_code == 200
+
+
+def test_the_page_showing_a_new_raw_token_is_not_stored(frank):
+    response = signed_in(frank).post(
+        "/profile/client-tokens", {"name": "a", "scopes": ["me.read"], "expires_in": "30d"}
+    )
+    assert response.status_code == 200 and b"rmm_" in response.content
+    assert "no-store" in response.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/profile/client-tokens/{HUGE}/pair",
+        f"/profile/client-tokens/{HUGE}/revoke",
+        f"/profile/devices/{HUGE}/remove",
+    ],
+)
+def test_huge_ids_in_profile_forms_go_back_to_the_profile(frank, path):
+    client = signed_in(frank)
+    client.raise_request_exception = False
+    response = client.post(path)
+    assert response.status_code == 302 and response["Location"] == "/profile"

@@ -13,7 +13,7 @@ from tests.e2e.test_http_flow import sign_in
 pytestmark = pytest.mark.e2e
 
 INTERVAL = 1
-ENDED = "Your sign-in at the identity provider has ended"
+ENDED = "The identity provider no longer confirms your sign-in"
 
 
 @pytest.fixture(scope="module", params=["authentik", "authelia"])

@@ -1,4 +1,5 @@
-"""SPEC section 2: how the environment is read."""
+"""How the site reads its environment: strings, booleans, secret files, one or several providers;
+a bad value stops start-up naming the variable."""
 
 import os
 import subprocess
@@ -118,3 +119,32 @@ def test_bad_value_stops_startup_naming_the_variable(variable, value, words):
     )
     assert result.returncode != 0
     assert words in result.stderr
+
+
+@pytest.mark.parametrize("value, expected", [(None, "auto"), ("auto", "auto"), ("AUTO", "auto"), ("false", "off"),
+                                             ("off", "off"), ("0", "off"), ("no", "off")])
+def test_claims_parameter_is_auto_unless_turned_off(value, expected):
+    env = {"OIDC_CLAIMS_PARAMETER": value} if value else {}
+    [provider] = read_providers(EnvReader(env), "http://x")
+    assert provider["claims_parameter"] == expected
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"OIDC_CLAIMS_PARAMETER": "true"}, "OIDC_CLAIMS_PARAMETER"),
+    ({"OIDC_PROVIDERS": "authelia", "OIDC_AUTHELIA_CLAIMS_PARAMETER": "always"}, "OIDC_AUTHELIA_CLAIMS_PARAMETER"),
+])
+def test_claims_parameter_other_values_are_refused_naming_the_variable_and_the_choices(env, variable):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_providers(EnvReader(env), "http://x")
+    message = str(refused.value)
+    assert message.startswith(f"{variable}=") and "use auto" in message and "or false (never)" in message
+
+
+def test_claims_parameter_is_read_per_provider():
+    env = {"OIDC_PROVIDERS": "authentik,authelia", "OIDC_CLAIMS_PARAMETER": "false",
+           "OIDC_AUTHELIA_CLAIMS_PARAMETER": "auto"}
+    authentik, authelia = read_providers(EnvReader(env), "http://x")
+    assert (authentik["claims_parameter"], authelia["claims_parameter"]) == ("off", "auto")
+    assert stray_provider_variables({"OIDC_KEYCLOAK_CLAIMS_PARAMETER": "false"}, ["authelia"]) == [
+        "OIDC_KEYCLOAK_CLAIMS_PARAMETER"
+    ]

@@ -1,0 +1,149 @@
+"""This site as the provider's client: every HTTP call to it, and what its endpoints answer.
+
+The token endpoint (code redemption, refresh) and revocation (RFC 7009), each made with
+the configured CA bundle and timeout and the client authentication the provider takes. A call
+that fails, or an answer that is not what the protocol says, raises ``SignInError`` with a reason
+code (``accounts.errors`` turns it into the person's sentence).
+"""
+
+import base64
+import time
+from urllib.parse import quote_plus
+
+import requests
+
+from accounts.errors import SignInError
+
+
+def call(provider, method, url, **kwargs):
+    """One call to the provider, with the configured CA bundle and timeout."""
+    kwargs.setdefault("allow_redirects", method == "GET")
+    timeout = provider.timeout
+    try:
+        return requests.request(method, url, timeout=timeout, verify=provider.tls_cafile or True, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
+    except requests.exceptions.Timeout:
+        raise SignInError("provider_timeout", f"{method} {url} timed out after {timeout}s") from None
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise SignInError("provider_unreachable", f"{method} {url}: {type(exc).__name__}") from None
+
+
+def fetch_json(provider, method, url, reason_if_bad="bad_response", **kwargs):
+    """The JSON body of a 200 answer; a 5xx is ``provider_unreachable``, anything else ``reason_if_bad``."""
+    response = call(provider, method, url, **kwargs)
+    if response.status_code != 200:
+        reason = "provider_unreachable" if response.status_code >= 500 else reason_if_bad
+        raise SignInError(reason, f"{method} {url} answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise SignInError(reason_if_bad, f"{method} {url} did not answer JSON") from None
+
+
+def client_request(provider, url, data):
+    """POST ``data`` to ``url`` with this client's authentication, as the token endpoint takes it."""
+    headers = {"Accept": "application/json"}
+    data = dict(data)
+    if provider.client_auth_method(provider.metadata()) == "client_secret_post":
+        data.update(client_id=provider.client_id, client_secret=provider.client_secret)
+    else:
+        # RFC 6749 section 2.3.1: form-urlencode each part before base64.
+        pair = f"{quote_plus(provider.client_id or '')}:{quote_plus(provider.client_secret or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    return call(provider, "POST", url, data=data, headers=headers)
+
+
+def exchange_code(provider, code, code_verifier):
+    """Redeem the authorization code; returns the token response (with an ``id_token``) and
+    how long the provider took to answer, in milliseconds.
+
+    A refusal after the provider answered carries that time too (``SignInError.provider_ms``);
+    one that got no answer (unreachable, timed out) has none.
+    """
+    endpoint = provider.metadata()["token_endpoint"]
+    started = time.perf_counter()
+    response = client_request(provider, endpoint, {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": provider.redirect_uri,
+        "code_verifier": code_verifier,
+    })
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    try:
+        return _code_tokens(response), elapsed_ms
+    except SignInError as error:
+        error.provider_ms = elapsed_ms
+        raise
+
+
+def _code_tokens(response):
+    """The token endpoint's answer to a code exchange, checked."""
+    if response.status_code != 200:
+        raise token_error(response)
+    try:
+        tokens = response.json()
+    except ValueError:
+        raise SignInError("bad_response", "token endpoint did not answer JSON") from None
+    if not isinstance(tokens, dict) or not isinstance(tokens.get("id_token"), str):
+        raise SignInError("bad_response", "token response has no id_token")
+    token_type = tokens.get("token_type")
+    if token_type is not None and str(token_type).lower() != "bearer":
+        raise SignInError("bad_response", f"token_type {token_type!r} is not Bearer")
+    return tokens
+
+
+def token_error(response):
+    """The ``SignInError`` an error answer of the token endpoint means."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, str) and error.isascii() and len(error) < 64 else "unknown_error"
+    detail = f"token endpoint answered HTTP {response.status_code} error={error}"
+    if isinstance(body, dict) and isinstance(body.get("error_description"), str):
+        # repr() keeps the provider's text on one log line, control characters escaped.
+        detail += f" {body['error_description'][:200]!r}"
+    if response.status_code >= 500:
+        return SignInError("provider_unreachable", detail)
+    if error == "invalid_grant":
+        return SignInError("code_rejected", detail)
+    if error in ("invalid_client", "unauthorized_client") or response.status_code == 401:
+        return SignInError("client_rejected", detail)
+    return SignInError("token_refused", detail, error=error)
+
+
+def refresh(provider, refresh_token):
+    """Spend ``refresh_token`` once; returns the token response (a new ``refresh_token`` when rotated).
+
+    No ``scope``: Authentik then keeps the granted ones, ``offline_access`` included.
+    """
+    response = client_request(
+        provider, provider.metadata()["token_endpoint"],
+        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
+    if response.status_code != 200:
+        raise token_error(response)
+    try:
+        tokens = response.json()
+    except ValueError:
+        raise SignInError("bad_response", "token endpoint did not answer JSON to a refresh") from None
+    if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str):
+        raise SignInError("bad_response", "refresh response has no access_token")
+    for name in ("id_token", "refresh_token"):
+        if name in tokens and not isinstance(tokens[name], str):
+            raise SignInError("bad_response", f"refresh response {name} is not a string")
+    return tokens
+
+
+def revoke(provider, token, hint="refresh_token"):
+    """RFC 7009: ask the provider to forget ``token``; False when it has no revocation endpoint."""
+    endpoint = provider.metadata().get("revocation_endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        return False
+    response = client_request(provider, endpoint, {"token": token, "token_type_hint": hint})
+    if response.status_code != 200:
+        raise SignInError("provider_unreachable" if response.status_code >= 500 else "token_refused",
+                          f"revocation endpoint answered HTTP {response.status_code}", error="revocation")
+    return True
