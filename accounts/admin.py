@@ -11,7 +11,10 @@ import logging
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, OuterRef, Subquery
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localdate, localtime
@@ -24,9 +27,19 @@ from accounts.sessions import end_sessions
 logger = logging.getLogger(__name__)
 
 ADMINS_NEED_SUPERUSER = "Only a superuser can change an administrator's account; nothing was changed."
+EMAIL_CHANGED_SINCE_SHOWN = (
+    "The email address changed since this page was shown; reload the page and check it again."
+)
 NOT_YOURSELF = (
     "Your own account is not changed from this list; ask another administrator. Nothing was changed."
 )
+
+
+class EmailTaken(Exception):
+    message = (
+        "Another account already uses this email address as its confirmed address; "
+        "nothing was changed. Reload the page and check the address."
+    )
 
 
 class IdentityInline(admin.TabularInline):
@@ -78,6 +91,39 @@ class ShownValuesForm(UserChangeForm):
             shown = not self.is_bound or self[name].html_initial_name in self.data
             field.show_hidden_initial = shown and not field.disabled
 
+    def clean(self):
+        """``email`` and ``email_confirmed`` are one unit: ticking "email confirmed" confirms the
+        address the page showed, so a save touching either is refused when the account's address
+        changed since (on /profile, say); only the changed fields would be written otherwise."""
+        cleaned = super().clean()
+        if self.instance.pk is None or "email" not in self.fields:
+            return cleaned
+        if not {"email", "email_confirmed"} & set(self.changed_data):
+            return cleaned
+        # The admin's POST is one transaction: the row stays as checked until the save.
+        current = (
+            type(self.instance)._default_manager.select_for_update()
+            .filter(pk=self.instance.pk).values_list("email", flat=True).first()
+        )
+        if current is not None and current != self._shown("email"):
+            logger.warning(
+                "admin: save of %r refused: its email changed since the change page was shown",
+                self.instance.username,
+            )
+            raise ValidationError(EMAIL_CHANGED_SINCE_SHOWN, code="email_changed")
+        return cleaned
+
+    def _shown(self, name):
+        """The value of ``name`` the page showed (its hidden copy), else the row's when loaded."""
+        field = self.fields[name]
+        if not field.show_hidden_initial:
+            return self.get_initial_for_field(field, name)
+        value = field.hidden_widget().value_from_datadict(self.data, self.files, self.add_initial_prefix(name))
+        try:
+            return field.to_python(value)
+        except ValidationError:
+            return None
+
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
@@ -117,6 +163,13 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except EmailTaken:  # raised inside the admin's transaction: nothing was saved
+            self.message_user(request, EmailTaken.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -212,7 +265,13 @@ class UserAdmin(BaseUserAdmin):
             columns = {field.name for field in obj._meta.concrete_fields}
             changed = [name for name in form.changed_data if name in columns]
             obj.refresh_from_db(fields=[name for name in form.fields if name in columns and name not in changed])
-            obj.save(update_fields=changed)
+            try:
+                with transaction.atomic():
+                    obj.save(update_fields=changed)
+            except IntegrityError:
+                # Another account confirmed the same address after this form was checked.
+                logger.warning("admin: save of %r refused: its email is another account's", obj.username)
+                raise EmailTaken from None
         else:
             super().save_model(request, obj, form, change)
         if change and "role" in form.changed_data:

@@ -1,6 +1,6 @@
 """The sign-in history: one row per attempt, written where the attempt ends.
 
-Refusals of people not signed in are bounded per client (``accounts.refusals``).
+Refusals, but for the signed-in person's own, are bounded per client (``accounts.refusals``).
 """
 
 from accounts import refusals
@@ -19,7 +19,7 @@ def record(request, method, outcome, *, user=None, username="", reason="", detai
 
     ``provider_ms``: how long the provider took to answer the sign-in's token request.
     """
-    if outcome == SignInEvent.Outcome.REFUSED and refusals.bounded(request):
+    if outcome == SignInEvent.Outcome.REFUSED and refusals.bounded(request, user, username):
         verdict = refusals.verdict(request)
         if verdict == refusals.DROP:
             return

@@ -1,4 +1,4 @@
-"""How many refusals of people not signed in reach the sign-in history.
+"""How many refusals (but for the signed-in person's own) reach the sign-in history.
 
 Anyone can make the site refuse something (a wrong password, a forged sign-in callback, an
 unknown break-glass link) as fast as it answers, and each refusal was a row. From one client
@@ -7,7 +7,10 @@ unknown break-glass link) as fast as it answers, and each refusal was a row. Fro
 the history still shows an attack and how it began; the next one is a row saying that the rest
 of that minute's are counted, not recorded; those are counted in the cache, and the log says how
 many at the 1st, 10th, 100th, ... of them. Every refusal keeps its own line in the operator's
-log, as before. People signed in are never bounded: their refusals are few and their own.
+log, as before. A refusal of the signed-in person's own (its account or username is theirs) is
+never bounded: those are few. Any other refusal is bounded by address as for anonymous callers,
+session cookie or not: /api/token and HTTP Basic name any username, so a signed-in guesser
+would otherwise write one row per guess.
 """
 
 import hashlib
@@ -25,12 +28,19 @@ ROW, SUMMARY, DROP = "row", "summary", "drop"
 SUMMARY_REASON = "too_many_refusals"
 
 
-def bounded(request):
-    """True when refusals of this request count toward the bound: nobody is signed in."""
+def bounded(request, user=None, username=""):
+    """True when this refusal counts toward the bound: it is not the signed-in person's own.
+
+    ``user`` / ``username``: whom the refusal names (``accounts.history.record``).
+    """
     if request is None:
         return False
-    user = getattr(request, "user", None)
-    return not (user is not None and user.is_authenticated)
+    person = getattr(request, "user", None)
+    if person is None or not person.is_authenticated:
+        return True
+    if user is not None:
+        return user.pk != person.pk
+    return not username or username != person.get_username()
 
 
 def verdict(request):

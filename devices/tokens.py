@@ -26,7 +26,7 @@ from accounts import apiauth, app_recheck, history, refresh_chain
 from accounts.access import Access, scopes_for_role
 from accounts.models import ApiToken, SignInEvent
 from accounts.tokens import password_fingerprint
-from devices.models import ClientToken, Device
+from devices.models import ClientToken, Device, DeviceAuthorization
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,19 @@ def revoke_all(user):
 
 def access_withdrawn(sender, user, reason, **kwargs):
     """The owner's access was taken away (deactivated, or no longer granted at the provider):
-    every app and device token of theirs stops, even once access comes back."""
+    every app and device token of theirs stops, even once access comes back, and so does every
+    device sign-in of theirs not yet redeemed (its next poll gets ``access_denied``).
+
+    The sign-ins are denied first: a poll redeeming one at the same moment holds its row until
+    its token exists, and that token is then revoked with the others.
+    """
+    denied = DeviceAuthorization.objects.filter(
+        user=user,
+        status__in=[DeviceAuthorization.Status.PENDING, DeviceAuthorization.Status.APPROVED],
+        redeemed_at__isnull=True,
+    ).update(status=DeviceAuthorization.Status.DENIED, decided_at=timezone.now())
+    if denied:
+        logger.info("%d device sign-in(s) of %r not yet redeemed denied: %s", denied, user.username, reason)
     count = revoke_all(user)
     if count:
         logger.info("%d client token(s) of %r revoked: %s", count, user.username, reason)

@@ -201,6 +201,59 @@ def test_what_the_stale_form_did_change_is_written(client, alice):
     assert (bob.first_name, bob.role, bob.is_active) == ("Rob", Role.VIEWER, True)
 
 
+def test_confirming_a_shown_email_does_not_confirm_one_typed_after_the_page_was_shown(client, alice):
+    """Attack: ``email`` and ``email_confirmed`` belong together. An administrator who ticks
+    "email confirmed" confirms the address the page SHOWED; if the account changed its address on
+    /profile after the page was shown, writing ``email_confirmed`` alone would confirm an address
+    the administrator never saw (and OpenID sign-in then links a provider identity to it)."""
+    mallory = User.objects.create_user("mallory", email="mallory@home.test", password="a-long-password-1")
+    User.objects.filter(pk=mallory.pk).update(email_confirmed=False)
+    path = f"{USERS}{mallory.pk}/change/"
+    shown = shown_form(client, path)  # the administrator checks mallory@home.test out of band
+    assert ("email", "mallory@home.test") in shown and not any(n == "email_confirmed" for n, _ in shown)
+
+    # Meanwhile mallory types somebody else's address on her profile (saved unconfirmed).
+    attacker = Client()
+    attacker.force_login(User.objects.get(pk=mallory.pk))
+    attacker.post("/profile", {"email": "ceo@corp.test"})
+    assert User.objects.get(pk=mallory.pk).email == "ceo@corp.test"
+
+    refused = submit(client, path, shown + [("email_confirmed", "on")])
+    mallory.refresh_from_db()
+    # The administrator confirmed mallory@home.test, never ceo@corp.test.
+    assert not (mallory.email == "ceo@corp.test" and mallory.email_confirmed), (
+        "the admin's stale form confirmed an address it never showed"
+    )
+    assert refused.status_code == 200
+    assert "The email address changed since this page was shown; reload the page and check it again." in (
+        refused.content.decode().replace("&#x27;", "'")
+    )
+    assert (mallory.email, mallory.email_confirmed) == ("ceo@corp.test", False)
+
+
+def test_a_stale_form_confirming_an_address_another_account_confirmed_is_refused_not_a_500(client, alice):
+    User.objects.create_user("ceo", email="ceo@corp.test")  # confirmed: the site made it
+    mallory = User.objects.create_user("mallory", email="mallory@home.test", password="a-long-password-1")
+    User.objects.filter(pk=mallory.pk).update(email_confirmed=False)
+    path = f"{USERS}{mallory.pk}/change/"
+    shown = shown_form(client, path)
+    User.objects.filter(pk=mallory.pk).update(email="CEO@corp.test")  # typed on /profile meanwhile
+    refused = submit(client, path, shown + [("email_confirmed", "on")])
+    assert refused.status_code == 200
+    assert "reload the page and check it again." in refused.content.decode()
+    assert not User.objects.get(pk=mallory.pk).email_confirmed
+
+
+def test_confirming_an_address_another_confirmed_account_has_is_a_form_error(client, alice):
+    User.objects.create_user("ceo", email="ceo@corp.test")
+    mallory = User.objects.create_user("mallory", email="ceo@corp.test", email_confirmed=False)
+    path = f"{USERS}{mallory.pk}/change/"
+    refused = submit(client, path, shown_form(client, path) + [("email_confirmed", "on")])
+    assert refused.status_code == 200
+    assert "Another account already uses this email address." in refused.content.decode()
+    assert not User.objects.get(pk=mallory.pk).email_confirmed
+
+
 def test_deactivate_ends_sessions(client, alice, bob_browser):
     bob = User.objects.get(username="bob")
     assert is_signed_in(bob_browser) and Session.objects.signed_in().filter(user=bob).exists()

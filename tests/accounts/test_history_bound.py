@@ -1,4 +1,4 @@
-"""Refusals of people not signed in fill the sign-in history only up to a bound per client.
+"""Refusals fill the sign-in history only up to a bound per client, but for the signed-in person's own.
 
 Each refused password, forged callback or unknown link was a row: one client could write
 hundreds a second (on SQLite each takes the writer lock). The first ones of a minute stay rows,
@@ -7,6 +7,7 @@ so the history still shows the attack; one row says the rest are counted in the 
 
 import logging
 import time
+from base64 import b64encode
 
 import pytest
 from django.test import Client, RequestFactory
@@ -99,3 +100,35 @@ def test_successes_and_refusals_of_people_signed_in_are_never_bounded():
         owner.logout()
     assert SignInEvent.objects.filter(reason="device_denied").count() == 8
     assert SignInEvent.objects.filter(outcome="success").count() == 8
+
+
+def test_a_session_cookie_does_not_lift_the_bound_on_others_refusals():
+    """Attack: /api/token and HTTP Basic are csrf-exempt and name any username. A viewer (or an
+    account self-registered through the provider) sends its own session cookie with each guess
+    naming a victim; every refusal must still count toward its address's bound."""
+    User.objects.create_user("frank", password=PASSWORD)
+    guesser = Client(REMOTE_ADDR="192.0.2.66")
+    guesser.force_login(User.objects.create_user("mallory", role=Role.VIEWER))
+    for n in range(40):
+        guesser.post("/api/token", {"grant_type": "password", "username": "frank", "password": f"wrong-{n}"})
+    rows = SignInEvent.objects.filter(ip_address="192.0.2.66", outcome="refused")
+    assert rows.count() <= 6, f"{rows.count()} refusal rows naming 'frank' from one signed-in client"
+
+
+def test_a_session_cookie_does_not_lift_the_bound_on_basic_or_login_guesses():
+    User.objects.create_user("frank", password=PASSWORD)
+    guesser = Client(REMOTE_ADDR="192.0.2.68")
+    guesser.force_login(User.objects.create_user("mallory", role=Role.VIEWER))
+    for n in range(20):
+        guesser.get("/api/users/me", HTTP_AUTHORIZATION="Basic " + b64encode(f"frank:wrong-{n}".encode()).decode())
+        guesser.post("/api/login", HTTP_AUTHORIZATION="Basic " + b64encode(f"frank:wrong-{n}".encode()).decode())
+    assert SignInEvent.objects.filter(ip_address="192.0.2.68", outcome="refused").count() <= 6
+
+
+def test_anonymous_guesses_at_api_token_are_bounded():
+    """HELD: the same guesses without the cookie are bounded (passes)."""
+    User.objects.create_user("frank", password=PASSWORD)
+    guesser = Client(REMOTE_ADDR="192.0.2.67")
+    for n in range(40):
+        guesser.post("/api/token", {"grant_type": "password", "username": "frank", "password": f"wrong-{n}"})
+    assert SignInEvent.objects.filter(ip_address="192.0.2.67", outcome="refused").count() == 6

@@ -9,11 +9,11 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Role, SignInEvent, User
-from devices import tokens
+from accounts.models import Identity, Role, SignInEvent, User
+from devices import pairing, tokens
 from devices.models import ClientToken, Device, DeviceAuthorization
 from tests.conftest import sign_in
-from tests.devices.helpers import bearer, post_json, signed_in, start_device
+from tests.devices.helpers import bearer, make_token, post_json, signed_in, start_device
 
 pytestmark = pytest.mark.django_db
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -465,3 +465,56 @@ def test_an_unknown_scope_is_still_refused_naming_it(db):
     assert (
         response.status_code == 400 and "'roms.delete' is not a scope" in response.json()["error_description"]
     )
+
+
+# --- access withdrawn while a device sign-in is in flight ------------------------------------
+@pytest.fixture
+def linked_frank(frank):
+    Identity.objects.create(user=frank, provider="authentik", issuer="https://idp.test/", subject="frank-sub")
+    return frank
+
+
+def test_an_approved_device_cannot_redeem_after_access_was_withdrawn(linked_frank, caplog):
+    """Attack: when the person's access is withdrawn (``accounts.signals.access_withdrawn``:
+    provider ended the grant, groups grant no role, back-channel logout by ``sub``, identity
+    unlinked), every app and device token stops "even once access comes back". A device
+    authorization approved but not yet redeemed by the device's poll would otherwise mint a
+    fresh, live token afterwards."""
+    device = start_device()
+    approved = signed_in(linked_frank).post("/pair/device", {"user_code": device["user_code"], "decision": "approve"})
+    assert approved.status_code in (200, 302)
+    assert DeviceAuthorization.objects.get().status == "approved"
+
+    # The person is removed from this site's access: the administrator unlinks the identity
+    # (accounts.app_recheck.identity_unlinked withdraws every token of theirs).
+    caplog.set_level(logging.INFO, logger="devices.tokens")
+    Identity.objects.filter(user=linked_frank).delete()
+    assert "1 device sign-in(s) of 'frank' not yet redeemed denied" in caplog.text
+
+    DeviceAuthorization.objects.update(last_poll_at=timezone.now() - timedelta(seconds=3600))
+    polled = post_json(Client(REMOTE_ADDR="10.3.3.3"), "/api/auth/device/token", {"device_code": device["device_code"]})
+    if polled.status_code == 200:
+        me = Client().get("/api/users/me", **bearer(polled.json()["access_token"]))
+        assert me.status_code == 401, "a device approved before the withdrawal got a working token after it"
+    assert polled.status_code == 400 and polled.json()["error"] == "access_denied"
+    assert not ClientToken.objects.filter(revoked=False).exists()
+
+
+def test_a_deactivation_denies_an_approved_device_not_yet_redeemed(frank):
+    device = start_device()
+    approve(frank, device["user_code"])
+    frank.is_active = False
+    frank.save(update_fields=["is_active"])
+    assert DeviceAuthorization.objects.get().status == "denied"
+    wait_interval()
+    assert poll(device["device_code"]).json()["error"] == "access_denied"
+
+
+def test_a_pending_pairing_code_dies_with_the_withdrawal(linked_frank):
+    """HELD: a pairing code made before the withdrawal exchanges for nothing after it (the
+    exchange checks ``tokens.stopped``)."""
+    _, token = make_token(linked_frank, ["me.read"])
+    code = pairing.create(token)
+    Identity.objects.filter(user=linked_frank).delete()
+    exchanged = post_json(Client(REMOTE_ADDR="10.4.4.4"), "/api/client-tokens/exchange", {"code": code})
+    assert exchanged.status_code == 404
