@@ -2,7 +2,7 @@
 
 Accounts show their linked identities (read-only, deletable to undo a wrong link), their last
 sign-in method and where their role came from. Actions unlink, deactivate and set roles; each
-ends the sessions it should (``accounts.sessions``) and is recorded. Only a superuser changes
+ends the sessions it should (``accounts.sessions.ending``) and is recorded. Only a superuser changes
 an administrator's account or makes someone an administrator.
 """
 
@@ -10,8 +10,6 @@ import logging
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import UserChangeForm
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, OuterRef, Subquery
 from django.http import HttpResponseRedirect
@@ -19,17 +17,14 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localdate, localtime
 
-from accounts import history
-from accounts.audit import summaries
+from accounts.account_form import ShownValuesForm
+from accounts.audit import history, summaries
 from accounts.models import Identity, Role, SignInEvent, User
-from accounts.sessions import end_sessions
+from accounts.sessions.ending import end_sessions
 
 logger = logging.getLogger(__name__)
 
 ADMINS_NEED_SUPERUSER = "Only a superuser can change an administrator's account; nothing was changed."
-EMAIL_CHANGED_SINCE_SHOWN = (
-    "The email address changed since this page was shown; reload the page and check it again."
-)
 NOT_YOURSELF = (
     "Your own account is not changed from this list; ask another administrator. Nothing was changed."
 )
@@ -75,54 +70,6 @@ def _latest_sign_in(field):
 
 def _method_label(value):
     return SignInEvent.Method(value).label if value in SignInEvent.Method.values else value
-
-
-class ShownValuesForm(UserChangeForm):
-    """The change form, judged against what its page showed rather than the row at save time.
-
-    Each field is rendered with a hidden ``initial-<name>`` copy of the value shown (Django's
-    ``show_hidden_initial``), so ``changed_data`` names only what the administrator changed on
-    that page. A POST without those copies (a script) is compared with the row as it is now.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            shown = not self.is_bound or self[name].html_initial_name in self.data
-            field.show_hidden_initial = shown and not field.disabled
-
-    def clean(self):
-        """``email`` and ``email_confirmed`` are one unit: ticking "email confirmed" confirms the
-        address the page showed, so a save touching either is refused when the account's address
-        changed since (on /profile, say); only the changed fields would be written otherwise."""
-        cleaned = super().clean()
-        if self.instance.pk is None or "email" not in self.fields:
-            return cleaned
-        if not {"email", "email_confirmed"} & set(self.changed_data):
-            return cleaned
-        # The admin's POST is one transaction: the row stays as checked until the save.
-        current = (
-            type(self.instance)._default_manager.select_for_update()
-            .filter(pk=self.instance.pk).values_list("email", flat=True).first()
-        )
-        if current is not None and current != self._shown("email"):
-            logger.warning(
-                "admin: save of %r refused: its email changed since the change page was shown",
-                self.instance.username,
-            )
-            raise ValidationError(EMAIL_CHANGED_SINCE_SHOWN, code="email_changed")
-        return cleaned
-
-    def _shown(self, name):
-        """The value of ``name`` the page showed (its hidden copy), else the row's when loaded."""
-        field = self.fields[name]
-        if not field.show_hidden_initial:
-            return self.get_initial_for_field(field, name)
-        value = field.hidden_widget().value_from_datadict(self.data, self.files, self.add_initial_prefix(name))
-        try:
-            return field.to_python(value)
-        except ValidationError:
-            return None
 
 
 @admin.register(User)

@@ -9,11 +9,9 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from accounts import (
-            app_recheck,
-            checks,  # noqa: F401  (registers the system checks)
-            sessions,
-        )
+        from accounts import checks  # noqa: F401  (registers the system checks)
+        from accounts.oidc import app_recheck
+        from accounts.sessions import ending as sessions
         from accounts.signals import access_withdrawn
 
         post_save.connect(sessions.user_saved, sender=self.get_model("User"), dispatch_uid="accounts.end_inactive")

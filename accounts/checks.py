@@ -11,7 +11,7 @@ from django.core.checks import Error, Warning, register
 from django.urls import Resolver404, resolve
 
 from accounts import checks_deploy  # noqa: F401  (registers the deployment checks)
-from accounts.provider import providers
+from accounts.oidc.provider import providers
 
 
 @register()

@@ -14,7 +14,7 @@ from django.core.checks import Error, Warning, register
 from django.http.request import validate_host
 from django.utils.http import is_same_domain
 
-from accounts.provider import WELL_KNOWN, providers
+from accounts.oidc.provider import WELL_KNOWN, providers
 
 # --- Deployment mistakes (issue 7): addresses, TLS, logout, lock-out, production ---------
 # Self-hosters' common mistakes (RomM's support threads): a discovery or endpoint URL where the

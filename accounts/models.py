@@ -142,8 +142,8 @@ class Identity(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # With OIDC_SESSION_RECHECK_SECONDS: the refresh token of this person's newest sign-in, for
     # confirming at the provider the role of app tokens used without a browser session
-    # (accounts.refresh_chain keeps it, accounts.app_recheck uses it). Encrypted like the
-    # session's (accounts.sealed); the other fields are bookkeeping, never a secret.
+    # (accounts.oidc.refresh_chain keeps it, accounts.oidc.app_recheck uses it). Encrypted like the
+    # session's (accounts.oidc.sealed); the other fields are bookkeeping, never a secret.
     refresh_token = models.TextField(blank=True, editable=False)
     # SHA-256 of the copy the sign-in's browser session holds ("": none holds one).
     refresh_token_shared = models.CharField(max_length=64, blank=True, editable=False)
@@ -287,7 +287,7 @@ class SessionManager(BaseSessionManager):
 class Session(AbstractBaseSession):
     """Django's session row, with what the session's data says about its sign-in as columns.
 
-    ``accounts.session_store`` writes the columns from the session data (and the ID token from
+    ``accounts.sessions.engine`` writes the columns from the session data (and the ID token from
     the store) at every save, so a new key (``cycle_key`` at sign-in or at a password change)
     carries them along. Ending sessions (deactivation, unlinking, back-channel logout by ``sid``
     or ``sub``) and the recheck query them here. Password, API and break-glass sessions have the
@@ -302,8 +302,8 @@ class Session(AbstractBaseSession):
     sid = models.CharField(max_length=255, blank=True)
     # Kept only when RP-initiated logout needs it as id_token_hint.
     id_token = models.TextField(blank=True)
-    # The session recheck (accounts.recheck): the provider's refresh token, encrypted with a key
-    # derived from SECRET_KEY (accounts.sealed), when the next check is due, and since when the
+    # The session recheck (accounts.oidc.recheck): the provider's refresh token, encrypted with a key
+    # derived from SECRET_KEY (accounts.oidc.sealed), when the next check is due, and since when the
     # provider has been failing to answer.
     refresh_token = models.TextField(blank=True)
     recheck_due_at = models.DateTimeField(null=True, blank=True)
@@ -324,7 +324,7 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from accounts.session_store import SessionStore
+        from accounts.sessions.engine import SessionStore
 
         return SessionStore
 

@@ -17,9 +17,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import history, tokens
+from accounts.api import bearer as tokens
+from accounts.audit import history
 from accounts.models import SignInEvent, email_key
-from accounts.provider import providers
+from accounts.oidc.provider import providers
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def unlink_identity(request, pk):
         messages.error(request, LAST_WAY_IN)
         logger.warning("profile: unlink refused for %r: last way in (%s)", request.user.username, identity)
         return HttpResponseRedirect("/profile")
-    identity.delete()  # its app tokens go too (accounts.app_recheck.identity_unlinked)
+    identity.delete()  # its app tokens go too (accounts.oidc.app_recheck.identity_unlinked)
     history.record(
         request,
         SignInEvent.Method.OIDC,

@@ -3,11 +3,11 @@
 ``complete_sign_in`` finishes a provider's callback: the backend checks the provider's answer
 (its HTTP calls, before any transaction), then one transaction decides the account
 (``auth.authenticate``) and opens the session (``sign_in``). The password form, /api/login and
-the break-glass link open theirs with ``sign_in`` too (``accounts.passwords.open_session``).
+the break-glass link open theirs with ``sign_in`` too (``accounts.local.passwords.open_session``).
 
 ``sign_in`` writes, in order: the account's last_login, only while the account is still active
 (a deactivation committed meanwhile refuses the sign-in), Django's login (a new session key),
-the facts of the sign-in in the session (``accounts.session_store`` writes them as columns too)
+the facts of the sign-in in the session (``accounts.sessions.engine`` writes them as columns too)
 and the history row. ``signing_in`` is the transaction around it all: a refusal or a crash rolls
 everything back and gives the request the session it came with, so the browser stays as it was.
 """
@@ -20,17 +20,18 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import history, recheck
-from accounts.backend import OIDCBackend
+from accounts.audit import history
 from accounts.errors import SignInError
-from accounts.flows import nonce, verifier
 from accounts.models import SignInEvent, User
-from accounts.session_store import SIGNIN
+from accounts.oidc import recheck
+from accounts.oidc.backend import OIDCBackend
+from accounts.oidc.flows import nonce, verifier
+from accounts.sessions.engine import SIGNIN
 
 logger = logging.getLogger(__name__)
 
-OIDC_BACKEND = "accounts.backend.OIDCBackend"
-PASSWORD_BACKEND = "accounts.backend.PasswordBackend"
+OIDC_BACKEND = "accounts.oidc.backend.OIDCBackend"
+PASSWORD_BACKEND = "accounts.oidc.backend.PasswordBackend"
 
 
 def complete_sign_in(request, provider, flow, code):

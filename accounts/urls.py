@@ -1,6 +1,9 @@
 from django.urls import path
 
-from accounts import api, breakglass, health, logout, profile, setup, views
+from accounts import health, profile
+from accounts.api import views as api
+from accounts.local import breakglass, setup
+from accounts.oidc import logout, views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -36,7 +36,7 @@ SESSION_COOKIE = "romm_session"  # the site's SESSION_COOKIE_NAME, as RomM names
 
 SEED = """
 from accounts.models import Role, User
-from devices import tokens
+from devices import client_tokens as tokens
 from devices.models import Device
 from library.models import Platform, Rom
 

@@ -10,12 +10,10 @@ import statistics
 import time
 from datetime import timedelta
 
-from harness import configure, prepare_database  # first: sets Django up
-
 import requests_mock  # noqa: E402
 from django.test import Client  # noqa: E402
-
 from django.utils import timezone  # noqa: E402
+from harness import configure, prepare_database  # first: sets Django up
 
 from accounts.models import Session, User  # noqa: E402
 from tests.fakeidp import FakeProvider, logout_token  # noqa: E402

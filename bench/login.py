@@ -10,15 +10,14 @@ import argparse
 import statistics
 import time
 
-from harness import configure, prepare_database  # first: sets Django up
-
 import requests_mock  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
+from harness import configure, prepare_database  # first: sets Django up
 
-from accounts import idtoken  # noqa: E402
-from accounts.provider import get_provider  # noqa: E402
+from accounts.oidc import idtoken  # noqa: E402
+from accounts.oidc.provider import get_provider  # noqa: E402
 from tests.fakeidp import PEOPLE, FakeProvider  # noqa: E402
 
 ROLES = {"OIDC_CLAIM_ROLES": "groups", "OIDC_ROLE_VIEWER": "*", "OIDC_ROLE_ADMIN": "romm-admins"}

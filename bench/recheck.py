@@ -13,14 +13,13 @@ import argparse
 import statistics
 import time
 
-from harness import configure, prepare_database  # first: sets Django up
-
 import requests_mock  # noqa: E402
 import time_machine  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from harness import configure, prepare_database  # first: sets Django up
 
 from tests.fakeidp import FakeProvider  # noqa: E402
 

@@ -40,7 +40,7 @@ def pct(values, p):
 def measure_signins(stack, count):
     browsers = {person: stack.browser() for person in PEOPLE}
     # First sign-ins create the accounts; a few more warm every worker's connection and caches.
-    for round_ in range(3):
+    for _ in range(3):
         for person, browser in browsers.items():
             browser.sign_in(person)
             browser.sign_out()

@@ -4,7 +4,7 @@ Apps that can only send a username and a password (LaunchBox plugins, older Stea
 feed readers) then work for people who sign in through the provider and have no password here.
 The token acts as it does as a bearer: its scopes AND its owner's current role, its expiry, its
 last use; like a bearer it keeps working with DISABLE_USERPASS_LOGIN (it is not a password).
-Every attempt counts toward the password rate limit (``accounts.ratelimit``), and a token that
+Every attempt counts toward the password rate limit (``accounts.local.ratelimit``), and a token that
 is not this username's, or no longer works, is refused with the wrong password's answer.
 """
 
@@ -13,10 +13,11 @@ import logging
 
 from django.utils import timezone
 
-from accounts import apiauth, ratelimit
+from accounts.api import http as apiauth
+from accounts.local import ratelimit
+from accounts.local.passwords import refused
 from accounts.models import SignInEvent
-from accounts.passwords import refused
-from devices import tokens
+from devices import client_tokens as tokens
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,12 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import app_recheck, profile
+        from accounts import profile
         from accounts.audit import reasons
+        from accounts.oidc import app_recheck
         from accounts.signals import access_withdrawn
-        from devices import tokens
-        from devices.profile import apps_context
+        from devices import client_tokens as tokens
+        from devices.views.profile import apps_context
 
         access_withdrawn.connect(tokens.access_withdrawn, dispatch_uid="devices.revoke_withdrawn")
         app_recheck.add_token_holder(tokens.holds_live)

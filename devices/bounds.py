@@ -2,10 +2,10 @@
 
 - A password (HTTP Basic, a /api/token bearer, a session a password opened, or a token
   minted by one of those): the new token records the password's fingerprint
-  (``accounts.tokens.password_fingerprint``, an HMAC of the stored hash) and stops when the
+  (``accounts.api.bearer.password_fingerprint``, an HMAC of the stored hash) and stops when the
   password changes or DISABLE_USERPASS_LOGIN is set.
 - A token or /api/token bearer: the new token records it as its minter, expires no later than
-  it, and stops when it stops (``devices.tokens.stopped``).
+  it, and stops when it stops (``devices.client_tokens.stopped``).
 - A session a provider (or a break-glass link) opened ties a token to nothing.
 
 Handing out an existing token's raw value (regenerate, pairing code) is minting in all but
@@ -15,8 +15,8 @@ name, so ``escapes`` refuses it for a token the credential could not have minted
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounts.access import PASSWORD_METHODS, session_method
-from accounts.tokens import password_fingerprint
+from accounts.api.access import PASSWORD_METHODS, session_method
+from accounts.api.bearer import password_fingerprint
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def of(request):
     if access.credential == "legacy_bearer":
         token = access.token
         return Bounds(token.password_fingerprint, token.expires_at, minted_by_api_token=token)
-    token = access.token  # a client token (a device's token mints nothing: devices/api.py)
+    token = access.token  # a client token (a device's token mints nothing: devices/views/client_tokens.py)
     return Bounds(token.password_fingerprint, token.expires_at, minted_by=token)
 
 

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from accounts.access import SCOPES, scopes_for_role
+from accounts.api.access import SCOPES, scopes_for_role
 
 EXPIRY_LABELS = [("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year"), ("never", "Never")]
 

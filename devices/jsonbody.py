@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.apiauth import method_not_allowed
+from accounts.api.http import method_not_allowed
 from romm_site.text import is_text
 
 

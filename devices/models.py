@@ -1,8 +1,8 @@
 """Apps and devices: client API tokens, pairing codes, RFC 8628 device authorizations, devices.
 
 Every secret here (token, pairing code, device code) is stored only as its SHA-256; the raw
-value is shown once. Single use is enforced by conditional UPDATEs (see ``devices/tokens.py``
-and ``devices/flow.py``), so it holds across processes.
+value is shown once. Single use is enforced by conditional UPDATEs (see ``devices/client_tokens.py``
+and ``devices/device_flow.py``), so it holds across processes.
 """
 
 from django.conf import settings
@@ -51,7 +51,7 @@ class ClientToken(models.Model):
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens"
     )
     revoked = models.BooleanField(default=False)
-    # Minted with a password: accounts.tokens.password_fingerprint then ("" otherwise).
+    # Minted with a password: accounts.api.bearer.password_fingerprint then ("" otherwise).
     password_fingerprint = models.CharField(max_length=64, blank=True, default="")
     minted_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="minted"

@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from devices import codes, tokens
+from devices import client_tokens as tokens
+from devices import codes
 from devices.models import PairingCode
 
 LIFETIME = timedelta(seconds=60)

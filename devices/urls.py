@@ -1,6 +1,8 @@
 from django.urls import path
 
-from devices import api, device_api, pages, profile
+from devices.views import client_tokens as api
+from devices.views import device_flow as device_api
+from devices.views import pages, profile
 
 urlpatterns = [
     path("api/client-tokens", api.client_tokens, name="api_client_tokens"),

@@ -19,7 +19,7 @@ from django.db.models import ProtectedError
 from django.forms.models import model_to_dict
 from django.http import HttpResponse, JsonResponse
 
-from accounts.access import api_view
+from accounts.api.access import api_view
 from library import rom_query
 from library.forms import MAX_ID, PlatformForm, PlatformQueryForm, RomForm, RomQueryForm
 from library.models import Platform, Rom

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.api.access import has_role, role_required
 from accounts.models import Role
-from accounts.access import has_role, role_required
 from library.forms import PlatformForm, RomForm, SearchForm
 from library.models import Platform, Rom
 

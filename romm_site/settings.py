@@ -53,7 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the session, auth and messages: it ends a session with a sentence for the person.
-    "accounts.middleware.SessionPolicyMiddleware",
+    "accounts.sessions.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -113,18 +113,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "accounts.backend.OIDCBackend",
-    "accounts.backend.PasswordBackend",
+    "accounts.oidc.backend.OIDCBackend",
+    "accounts.oidc.backend.PasswordBackend",
 ]
 # Who a JSON API request is, from its Authorization header: the first of these that recognises
-# the credentials answers (accounts.access.decide). App and device tokens come first: their
+# the credentials answers (accounts.api.access.decide). App and device tokens come first: their
 # ``rmm_`` shape is theirs, as a bearer or as an HTTP Basic password (an app password); any other
 # bearer value is a password-grant token, any other Basic password a password.
 API_CREDENTIAL_RESOLVERS = [
-    "devices.tokens.resolve_bearer",
+    "devices.client_tokens.resolve_bearer",
     "devices.app_passwords.resolve_basic",
-    "accounts.access.password_bearer",
-    "accounts.access.password_basic",
+    "accounts.api.access.password_bearer",
+    "accounts.api.access.password_basic",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -138,7 +138,7 @@ LOGOUT_REDIRECT_URL = "/login"
 # Database sessions on accounts.models.Session, whose columns say who signed in and how. Not
 # cached_db: a request reading a session while another process ends it (logout, back-channel,
 # deactivation) could put it back into the cache, alive there after the database row is gone.
-SESSION_ENGINE = "accounts.session_store"
+SESSION_ENGINE = "accounts.sessions.engine"
 # RomM's name, which desktop clients that keep RomM's session cookie look for.
 SESSION_COOKIE_NAME = "romm_session"
 SESSION_COOKIE_HTTPONLY = True
@@ -216,7 +216,7 @@ OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=600)
 # Days of sign-in history kept; `manage.py prune_signin_history` deletes older rows.
 SIGNIN_HISTORY_DAYS = env.int("SIGNIN_HISTORY_DAYS", 90, minimum=1, maximum=3650)
 # Refusals of people not signed in written to the history per client (an IPv4 address, an IPv6
-# /64) within a minute; the rest are counted in the log (accounts.refusals).
+# /64) within a minute; the rest are counted in the log (accounts.audit.refusals).
 SIGNIN_HISTORY_REFUSALS_PER_MINUTE = env.int("SIGNIN_HISTORY_REFUSALS_PER_MINUTE", 20, minimum=1, maximum=100000)
 
 # --- Access modes: API tokens, password attempts, first-boot setup ------------------

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from accounts.apiauth import unknown_path
+from accounts.api.http import unknown_path
 from accounts.audit import views as audit
-from accounts.passwords import admin_login
+from accounts.local.passwords import admin_login
 
 urlpatterns = [
     # The admin's own password form would bypass single sign-on and DISABLE_USERPASS_LOGIN.

@@ -81,7 +81,7 @@ def anonymous_session(client, **data):
     provider); returns its key. Starting a sign-in makes none."""
     from django.conf import settings as django_settings
 
-    from accounts.session_store import SessionStore
+    from accounts.sessions.engine import SessionStore
 
     store = SessionStore()
     store.update(data or {"seen": True})

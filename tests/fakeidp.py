@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 import uuid
-from functools import lru_cache
+from functools import cache
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import jwt
@@ -40,12 +40,12 @@ CLAIM_SCOPES = {"email": "email", "email_verified": "email", "name": "profile", 
                 "nickname": "profile", "groups": "groups"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def rsa_key(index=0):
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@lru_cache(maxsize=None)
+@cache
 def ec_key():
     return ec.generate_private_key(ec.SECP256R1())
 

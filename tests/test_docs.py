@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from accounts import app_recheck
-from accounts.access import SESSION_REFUSALS
+from accounts.api.access import SESSION_REFUSALS
 from accounts.errors import MESSAGES
+from accounts.oidc import app_recheck
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.audit import summaries
 from accounts.audit.reasons import SESSION_ENDINGS, explain
 from accounts.models import SignInEvent
-from accounts.provider import providers
+from accounts.oidc.provider import providers
 
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -166,7 +166,7 @@ def _file(series, row, labels):
         series.add("keys", provider, labels.get(provider, provider), day, count)
         return
     if reason in SESSION_ENDINGS and method in (SignInEvent.Method.OIDC, SignInEvent.Method.APP_TOKEN):
-        # A session, or the app tokens of a person (accounts.app_recheck), that the provider ended.
+        # A session, or the app tokens of a person (accounts.oidc.app_recheck), that the provider ended.
         key = reason if method == SignInEvent.Method.OIDC else f"{APP_TOKENS}{reason}"
         series.add("ended", key, key, day, count, provider)
         return

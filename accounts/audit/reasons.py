@@ -6,13 +6,13 @@ operator's next step, as docs/troubleshooting.md explains it at length. Apps tha
 reasons of their own describe them with ``describe`` (``devices`` does in its ``ready``).
 """
 
-from accounts.app_recheck import REFUSALS as APP_TOKEN_ENDINGS
-from accounts.breakglass import REFUSALS as LINK_REFUSALS
+from accounts.audit.refusals import SUMMARY_REASON
 from accounts.errors import MESSAGES as OIDC_REFUSALS
-from accounts.passwords import MESSAGES as PASSWORD_REFUSALS
-from accounts.ratelimit import window_minutes
-from accounts.recheck import REFUSALS as RECHECK_ENDINGS
-from accounts.refusals import SUMMARY_REASON
+from accounts.local.breakglass import REFUSALS as LINK_REFUSALS
+from accounts.local.passwords import MESSAGES as PASSWORD_REFUSALS
+from accounts.local.ratelimit import window_minutes
+from accounts.oidc.app_recheck import REFUSALS as APP_TOKEN_ENDINGS
+from accounts.oidc.recheck import REFUSALS as RECHECK_ENDINGS
 
 BACKCHANNEL = "backchannel_logout"
 BACKCHANNEL_SENTENCE = (
@@ -21,7 +21,7 @@ BACKCHANNEL_SENTENCE = (
 
 # Sessions ended after their sign-in, and what ended them: the recheck, or the provider's
 # back-channel logout. Their history rows are method "oidc" ("app_token" when the same reason
-# revoked a person's app tokens, accounts.app_recheck); the report keeps them apart from refused
+# revoked a person's app tokens, accounts.oidc.app_recheck); the report keeps them apart from refused
 # sign-ins.
 SESSION_ENDINGS = {**{reason: "recheck" for reason in RECHECK_ENDINGS}, BACKCHANNEL: "backchannel"}
 
@@ -78,7 +78,7 @@ FIXES = {
     "already_linked_here": "The person unlinks the old sign-in on their profile first.",
     "link_not_signed_in": "Nothing: the link was finished in another browser or after signing out.",
     "conflict": "Nothing: two sign-ins of one person at once, and the other one worked.",
-    # Passwords (accounts.passwords) and sign-in links (accounts.breakglass).
+    # Passwords (accounts.local.passwords) and sign-in links (accounts.local.breakglass).
     "password_disabled": "Intended while DISABLE_USERPASS_LOGIN is on: people sign in with the provider "
     "(or a sign-in link).",
     "rate_limited": "Many from one address: someone is guessing passwords, and the limit stops them "
@@ -86,11 +86,11 @@ FIXES = {
     "invalid_credentials": "A wrong username or password. Many for one account or from one address: "
     "someone may be guessing.",
     "link_invalid": "Print a new link: python manage.py signin_link <username>.",
-    # One row standing for a client's refusals past the per-minute bound (accounts.refusals).
+    # One row standing for a client's refusals past the per-minute bound (accounts.audit.refusals).
     SUMMARY_REASON: "One client is refusing itself many times a minute: the row's address says which, "
     "and the log counts the refusals not recorded here; block the address at the proxy if it goes on "
     "(SIGNIN_HISTORY_REFUSALS_PER_MINUTE sets the bound).",
-    # Sessions the recheck ended (accounts.recheck), and back-channel logout.
+    # Sessions the recheck ended (accounts.oidc.recheck), and back-channel logout.
     "provider_ended": "Nothing, if the person was deactivated or removed at the provider; otherwise check "
     "the refresh token's lifetime there.",
     "recheck_client": "Check OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (and the client's token endpoint "
@@ -131,7 +131,7 @@ def describe(reason, sentence, fix):
 def explain(reason, provider_label="the provider", app_tokens=False):
     """``(sentence, fix)`` for ``reason``; ``{provider}`` in the sentence reads ``provider_label``.
 
-    ``app_tokens``: the reason ended a person's app tokens (``accounts.app_recheck``), not a session.
+    ``app_tokens``: the reason ended a person's app tokens (``accounts.oidc.app_recheck``), not a session.
     """
     if reason in _DESCRIBED:
         return _DESCRIBED[reason]

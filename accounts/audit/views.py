@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 
-from accounts.access import api_view
+from accounts.api.access import api_view
 from accounts.audit import charts, health
 
 logger = logging.getLogger(__name__)

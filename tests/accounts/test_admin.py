@@ -54,7 +54,7 @@ def change_form_data(client, user, delete_identities=(), **changes):
     for formset in page.context["inline_admin_formsets"]:
         management = formset.formset.management_form
         data.update({f"{management.prefix}-{key}": value for key, value in management.initial.items()})
-        for index, inline_form in enumerate(formset.formset.forms):
+        for _index, inline_form in enumerate(formset.formset.forms):
             prefix = inline_form.prefix
             data[f"{prefix}-id"] = inline_form.instance.pk
             data[f"{prefix}-user"] = user.pk

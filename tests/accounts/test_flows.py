@@ -7,8 +7,8 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from accounts.flows import CALLBACK_COOKIE, MAX_FLOWS, SALT, START_COOKIE
 from accounts.models import Session, SignInEvent
+from accounts.oidc.flows import CALLBACK_COOKIE, MAX_FLOWS, SALT, START_COOKIE
 from tests.conftest import BASE_URL, messages_of, start
 
 pytestmark = pytest.mark.django_db

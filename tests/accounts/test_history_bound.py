@@ -12,7 +12,7 @@ from base64 import b64encode
 import pytest
 from django.test import Client, RequestFactory
 
-from accounts import history, refusals
+from accounts.audit import history, refusals
 from accounts.models import Role, SignInEvent, User
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_a_guessing_client_leaves_its_first_refusals_and_one_row_for_the_rest(ca
     summary = SignInEvent.objects.get(reason="too_many_refusals")
     assert (summary.method, summary.outcome, summary.username) == ("password", "refused", "frank")
     assert "More than 5 refusals from this address within a minute (this one: rate_limited)" in summary.detail
-    lines = [r.getMessage() for r in caplog.records if r.name == "accounts.refusals"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "accounts.audit.refusals"]
     assert lines == [
         (
             "sign-in history: more than 5 refusals from 192.0.2.7 within a minute; the rest of this "

@@ -14,7 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.test import Client
 
-from accounts import breakglass, ratelimit
+from accounts.local import breakglass, ratelimit
 from accounts.models import Session, SignInEvent, User
 from tests.conftest import messages_of
 

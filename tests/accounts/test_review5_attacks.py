@@ -14,12 +14,12 @@ from django.db import IntegrityError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import history, recheck
-from accounts.backend import OIDCBackend
-from accounts import discovery
-from accounts.discovery import cache_key
+from accounts.audit import history
 from accounts.models import Identity, Role, Session, SignInEvent, User
-from accounts.session_store import SessionStore
+from accounts.oidc import discovery, recheck
+from accounts.oidc.backend import OIDCBackend
+from accounts.oidc.discovery import cache_key
+from accounts.sessions.engine import SessionStore
 from tests.conftest import BASE_URL, anonymous_session, messages_of, sign_in, start
 from tests.fakeidp import rsa_key
 
@@ -398,7 +398,7 @@ def test_history_rows_keep_ipv6_addresses_and_odd_user_agents(idp, carol, settin
 # --- the JWKS kept on the request's Provider ---------------------------------------------------
 @pytest.mark.django_db
 def test_a_rotated_key_validates_and_an_unknown_kid_rereads_the_shared_copy(idp, carol, monkeypatch):
-    from accounts.provider import Provider
+    from accounts.oidc.provider import Provider
 
     browser = Client()
     callback = callback_for(browser, idp, "carol")

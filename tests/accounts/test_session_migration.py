@@ -12,10 +12,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 
-from accounts import sealed
 from accounts.models import Session
 from accounts.models import User as LiveUser
-from accounts.session_store import SIGNIN, SessionStore
+from accounts.oidc import sealed
+from accounts.sessions.engine import SIGNIN, SessionStore
 
 BEFORE = [("accounts", "0010_signin_health"), ("sessions", "0001_initial")]
 AFTER = [("accounts", "0011_session_model")]
@@ -40,7 +40,7 @@ def test_upgrade_moves_live_sessions_and_their_index_rows():
         user = apps.get_model("accounts", "User").objects.create(username="carol", password="!unusable")
         signed_in = {
             "_auth_user_id": str(user.pk),
-            "_auth_user_backend": "accounts.backend.OIDCBackend",
+            "_auth_user_backend": "accounts.oidc.backend.OIDCBackend",
             "_auth_user_hash": LiveUser(password="!unusable").get_session_auth_hash(),
             "signin_method": "oidc",
             "oidc_recheck": {"provider": "authentik", "due": time.time() + 300},

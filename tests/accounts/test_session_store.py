@@ -10,9 +10,9 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.flows import CALLBACK_COOKIE
 from accounts.models import Session, User
-from accounts.session_store import SIGNIN, SessionStore
+from accounts.oidc.flows import CALLBACK_COOKIE
+from accounts.sessions.engine import SIGNIN, SessionStore
 from tests.conftest import BASE_URL, start
 
 pytestmark = pytest.mark.django_db

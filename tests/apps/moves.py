@@ -15,7 +15,7 @@ from devices.models import DeviceAuthorization
 def person(user):
     """The person's browser, signed in (by the provider or a password: it makes no difference here)."""
     browser = Client()
-    browser.force_login(user, backend="accounts.backend.OIDCBackend")
+    browser.force_login(user, backend="accounts.oidc.backend.OIDCBackend")
     return browser
 
 

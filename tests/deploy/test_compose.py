@@ -34,7 +34,7 @@ def compose_config(files, **env):
     return json.loads(_compose_config(tuple(files), tuple(sorted(env.items()))))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compose_config(files, env):
     env = dict(env)
     args = [COMPOSE, "--project-directory", str(ROOT)]

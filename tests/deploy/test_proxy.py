@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from accounts.history import client_address
+from accounts.audit.history import client_address
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import json
 
 from django.test import Client
 
-from devices import tokens
+from devices import client_tokens as tokens
 
 DEVICE = {
     "client_device_identifier": "deck-7",
@@ -17,7 +17,7 @@ HUGE = "9" * 30
 
 def signed_in(user):
     client = Client()
-    client.force_login(user, backend="accounts.backend.OIDCBackend")
+    client.force_login(user, backend="accounts.oidc.backend.OIDCBackend")
     return client
 
 

@@ -12,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role, SignInEvent, User
-from devices import app_passwords, tokens
+from devices import app_passwords
+from devices import client_tokens as tokens
 from devices.models import ClientToken, Device
 from library.models import Platform, Rom
 from tests.devices.conftest import PASSWORD

@@ -149,7 +149,7 @@ def test_anonymous_gets_401(db):
 
 def test_session_create_needs_csrf(frank):
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(frank, backend="accounts.backend.OIDCBackend")
+    browser.force_login(frank, backend="accounts.oidc.backend.OIDCBackend")
     response = create(browser)
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
     assert not ClientToken.objects.exists()
@@ -259,7 +259,7 @@ def test_deactivated_owner_token_stops_even_if_deactivated_by_update(frank):
 
 def test_cookie_session_json_write_needs_csrf(frank):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    client.force_login(frank, backend="accounts.oidc.backend.OIDCBackend")
     response = post_json(client, "/api/client-tokens", {"name": "x", "scopes": ["me.read"]})
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
     assert ClientToken.objects.count() == 0

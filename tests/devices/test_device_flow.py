@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Identity, Role, SignInEvent, User
-from devices import pairing, tokens
+from devices import client_tokens as tokens
+from devices import pairing
 from devices.models import ClientToken, Device, DeviceAuthorization
 from tests.conftest import sign_in
 from tests.devices.helpers import bearer, make_token, post_json, signed_in, start_device
@@ -283,7 +284,7 @@ def test_a_signed_out_person_signs_in_through_the_provider_and_lands_on_the_code
 def test_approval_needs_csrf(frank):
     body = init().json()
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(frank, backend="accounts.backend.OIDCBackend")
+    browser.force_login(frank, backend="accounts.oidc.backend.OIDCBackend")
     response = browser.post("/pair/device", {"user_code": body["user_code"], "decision": "approve"})
     assert response.status_code == 403
     assert DeviceAuthorization.objects.get().status == "pending"
@@ -323,7 +324,7 @@ def test_old_authorizations_are_cleared_by_a_new_init(db):
 def test_device_approval_needs_csrf(frank):
     started = start_device()
     client = Client(enforce_csrf_checks=True)
-    client.force_login(frank, backend="accounts.backend.OIDCBackend")
+    client.force_login(frank, backend="accounts.oidc.backend.OIDCBackend")
     response = client.post("/pair/device", {"user_code": started["user_code"], "decision": "approve"})
     assert response.status_code == 403
     assert DeviceAuthorization.objects.get().status == "pending"
@@ -486,8 +487,8 @@ def test_an_approved_device_cannot_redeem_after_access_was_withdrawn(linked_fran
     assert DeviceAuthorization.objects.get().status == "approved"
 
     # The person is removed from this site's access: the administrator unlinks the identity
-    # (accounts.app_recheck.identity_unlinked withdraws every token of theirs).
-    caplog.set_level(logging.INFO, logger="devices.tokens")
+    # (accounts.oidc.app_recheck.identity_unlinked withdraws every token of theirs).
+    caplog.set_level(logging.INFO, logger="devices.client_tokens")
     Identity.objects.filter(user=linked_frank).delete()
     assert "1 device sign-in(s) of 'frank' not yet redeemed denied" in caplog.text
 

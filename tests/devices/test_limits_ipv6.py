@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client, RequestFactory
 
-from devices.api import EXCHANGES_PER_MINUTE
-from devices.device_api import INITS_PER_MINUTE, POLLS_PER_MINUTE
+from devices.views.client_tokens import EXCHANGES_PER_MINUTE
+from devices.views.device_flow import INITS_PER_MINUTE, POLLS_PER_MINUTE
 from romm_site.addresses import address_bucket
 from tests.devices.helpers import post_json
 

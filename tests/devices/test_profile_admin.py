@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import SignInEvent
-from devices import tokens
+from devices import client_tokens as tokens
 from devices.models import ClientToken, Device
 from tests.devices.helpers import HUGE, bearer, post_json, signed_in
 
@@ -86,7 +86,7 @@ def test_profile_actions_on_someone_elses_rows_change_nothing(frank, vera):
 
 def test_profile_forms_need_csrf(frank):
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(frank, backend="accounts.backend.OIDCBackend")
+    browser.force_login(frank, backend="accounts.oidc.backend.OIDCBackend")
     assert create_on_profile(browser).status_code == 403
     assert not ClientToken.objects.exists()
 

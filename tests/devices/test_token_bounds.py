@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiToken
-from devices import tokens
+from devices import client_tokens as tokens
+from devices.client_tokens import TOKEN_INVALID
 from devices.models import ClientToken, Device, PairingCode
-from devices.tokens import TOKEN_INVALID
 from tests.devices.conftest import PASSWORD
 from tests.devices.helpers import bearer, post_json, put_json, signed_in
 from tests.devices.test_device_flow import DEVICE

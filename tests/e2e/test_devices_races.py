@@ -102,7 +102,7 @@ def at_once(count, request):
 def test_two_simultaneous_exchanges_of_one_code_one_wins(site):
     name = f"racer-{uuid.uuid4().hex[:8]}"
     made = site.shell(
-        "import json; from accounts.models import User; from devices import tokens, pairing; "
+        "import json; from accounts.models import User; from devices import client_tokens as tokens, pairing; "
         f"u = User.objects.create_user({name!r}, password='a-long-password-1'); "
         "raw, t = tokens.create(u, 'deck', ['me.read'], None); "
         "print(json.dumps({'raw': raw, 'code': pairing.create(t), 'id': t.pk}))"
@@ -137,7 +137,7 @@ def test_simultaneous_polls_after_approval_yield_one_token(site):
         timeout=10,
     ).json()
     site.shell(
-        "import json; from accounts.models import User; from devices import flow; "
+        "import json; from accounts.models import User; from devices import device_flow as flow; "
         f"u = User.objects.create_user({name!r}, password='a-long-password-1'); "
         f"row = flow.pending({init['user_code']!r}); "
         "print(json.dumps({'ok': flow.decide(row, u, True)}))"
@@ -165,7 +165,7 @@ def test_simultaneous_polls_after_approval_yield_one_token(site):
 def test_simultaneous_creations_stop_at_twenty_five(site):
     name = f"maker-{uuid.uuid4().hex[:8]}"
     made = site.shell(
-        "import json; from accounts.models import User; from devices import tokens; "
+        "import json; from accounts.models import User; from devices import client_tokens as tokens; "
         f"u = User.objects.create_user({name!r}, password='a-long-password-1'); "
         "raws = [tokens.create(u, f't{n}', ['me.read', 'me.write'], None)[0] for n in range(20)]; "
         "print(json.dumps({'raw': raws[0]}))"

@@ -22,7 +22,7 @@ PG_DATABASE = "romm_libapi"
 
 SEED = """
 from accounts.models import Role, User
-from devices import tokens
+from devices import client_tokens as tokens
 from library.models import Platform
 
 bob = User.objects.create_user("bob", role=Role.EDITOR)

@@ -14,7 +14,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from accounts.discovery import JWKS_REFETCH_SECONDS
+from accounts.oidc.discovery import JWKS_REFETCH_SECONDS
 from tests.e2e.conftest import CLIENT_ID
 from tests.e2e.test_concurrency import at_once
 from tests.e2e.test_http_flow import sign_in

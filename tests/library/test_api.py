@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.access import SCOPES
+from accounts.api.access import SCOPES
 from accounts.models import Role, User
-from devices import tokens
+from devices import client_tokens as tokens
 from devices.models import ClientToken, Device
 from library.models import Platform, Rom
 
@@ -109,7 +109,7 @@ def test_anonymous_request_is_401_json_everywhere_and_changes_nothing(client, ch
 
 
 def test_viewer_reads_everything(viewer, chrono):
-    for method, url, body, scope in endpoints(chrono):
+    for method, url, _body, _scope in endpoints(chrono):
         if method == "GET":
             assert send(viewer, method, url).status_code == 200, url
 

@@ -46,7 +46,7 @@ def test_an_unexpected_error_logs_its_traceback_and_shows_a_plain_page(settings,
 
 def test_a_newline_in_a_logged_value_cannot_forge_a_log_line(console_log):
     logger = logging.getLogger("django.request")
-    logger.warning("library: %s added ROM", "x.sfc\n2026-01-01 00:00:00 INFO accounts.views OIDC sign-in: account 'root'")
+    logger.warning("library: %s added ROM", "x.sfc\n2026-01-01 00:00:00 INFO accounts.oidc.views OIDC sign-in: account 'root'")
     lines = console_log.getvalue().splitlines()
     assert len(lines) == 1 and "\\n2026-01-01" in lines[0]
 
@@ -59,7 +59,7 @@ def configured_formatter():
     return factory(fmt=config["format"])
 
 
-FORGED = " 2026-12-01 22:00:00,000 INFO accounts.views password sign-in: account 'root' via password"
+FORGED = " 2026-12-01 22:00:00,000 INFO accounts.oidc.views password sign-in: account 'root' via password"
 
 
 def logged_lines(caplog, prefix):

@@ -1,6 +1,6 @@
 """``python manage.py oidc_doctor``: ask each configured provider, live, whether sign-in can work.
 
-The findings come from ``accounts.doctor``; this prints them, in words or as JSON. Exit status 1
+The findings come from ``accounts.oidc.doctor``; this prints them, in words or as JSON. Exit status 1
 when anything is an error.
 """
 
@@ -8,7 +8,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.doctor import finding, report
+from accounts.oidc.doctor import finding, report
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from accounts.tokens import create_sign_in_link
+from accounts.api.bearer import create_sign_in_link
 
 
 class Command(BaseCommand):

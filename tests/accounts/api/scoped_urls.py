@@ -3,7 +3,7 @@
 from django.http import JsonResponse
 from django.urls import include, path
 
-from accounts.access import SCOPES, api_view
+from accounts.api.access import SCOPES, api_view
 
 
 def _endpoint(scope):

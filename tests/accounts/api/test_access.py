@@ -1,4 +1,4 @@
-"""``accounts.access.decide``: what a request may do, from each kind of credential, via real endpoints."""
+"""``accounts.api.access.decide``: what a request may do, from each kind of credential, via real endpoints."""
 
 import base64
 import logging
@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts import tokens as password_tokens
-from accounts.access import SCOPES, scopes_for_role
+from accounts.api import bearer as password_tokens
+from accounts.api.access import SCOPES, scopes_for_role
 from accounts.models import Role, User
-from devices import tokens
+from devices import client_tokens as tokens
 from devices.models import ClientToken, Device
 from tests.conftest import sign_in
 from tests.devices.helpers import make_token

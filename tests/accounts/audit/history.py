@@ -18,7 +18,7 @@ from django.db.models import F
 from django.test import Client
 
 from accounts.models import Role, SignInEvent, User
-from devices import tokens
+from devices import client_tokens as tokens
 from tests.conftest import configure, sign_in
 from tests.devices.helpers import DEVICE, post_json, signed_in
 from tests.fakeidp import logout_token, rsa_key

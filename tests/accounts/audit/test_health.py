@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.audit import health
 from accounts.models import Role, SignInDay, SignInEvent, User
-from devices import tokens
+from devices import client_tokens as tokens
 from tests.accounts.audit.history import make_history
 from tests.accounts.oidc import test_refusals as refusal_matrix
 from tests.conftest import messages_of, sign_in

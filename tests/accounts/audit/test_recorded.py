@@ -8,8 +8,8 @@ import requests
 import time_machine
 from django.test import Client
 
-from accounts import recheck
 from accounts.models import Session, SignInEvent, User
+from accounts.oidc import recheck
 from tests.conftest import configure, sign_in
 from tests.fakeidp import logout_token, rsa_key
 

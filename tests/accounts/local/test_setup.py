@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts import setup
+from accounts.local import setup
 from accounts.models import Role, User
 from tests.accounts.helpers import SETUP_FORM
 from tests.conftest import configure, sign_in

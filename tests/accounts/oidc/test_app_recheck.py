@@ -12,9 +12,9 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from accounts import sealed
 from accounts.models import Identity, Role, SignInEvent, User
-from devices import tokens
+from accounts.oidc import sealed
+from devices import client_tokens as tokens
 from devices.models import ClientToken, Device
 from tests.conftest import configure, sign_in
 from tests.fakeidp import logout_token
@@ -303,7 +303,7 @@ def test_unlinking_from_the_profile_says_the_app_tokens_went_with_it(rechecked):
     bob = User.objects.get(username="bob")
     bob.set_password("a-long-password-1")
     bob.save()
-    browser.force_login(bob, backend="accounts.backend.PasswordBackend")  # a password change ended the session
+    browser.force_login(bob, backend="accounts.oidc.backend.PasswordBackend")  # a password change ended the session
     response = browser.post(f"/profile/identities/{Identity.objects.get().pk}/unlink", follow=True)
     assert "Any app and device tokens you had were revoked with it" in response.content.decode()
     assert me(raw).status_code == 401

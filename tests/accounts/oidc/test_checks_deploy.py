@@ -99,7 +99,7 @@ def test_rp_logout_without_authelia_problem_is_not_reported(settings, env):
 # --- the CA bundle -------------------------------------------------------------------------
 def _certificate(subject, issuer=None, issuer_key=None):
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     cert = (
         x509.CertificateBuilder()

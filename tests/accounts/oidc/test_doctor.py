@@ -5,8 +5,8 @@ import json
 import pytest
 import requests
 
-from accounts import discovery
-from accounts.provider import get_provider
+from accounts.oidc import discovery
+from accounts.oidc.provider import get_provider
 from tests.accounts.oidc.doctor import doctor, findings
 from tests.conftest import configure
 from tests.fakeidp import FakeProvider

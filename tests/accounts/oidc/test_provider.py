@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from accounts.models import User
-from accounts.provider import get_provider
+from accounts.oidc.provider import get_provider
 from tests.conftest import configure, sign_in, start
 from tests.fakeidp import CLIENT_ID, CLIENT_SECRET
 

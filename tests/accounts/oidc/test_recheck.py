@@ -15,9 +15,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts import sealed
 from accounts.models import Role, Session, SignInEvent, User
-from devices import tokens
+from accounts.oidc import sealed
+from devices import client_tokens as tokens
 from romm_site.envvars import EnvReader, read_providers
 from tests.conftest import BASE_URL, configure, messages_of, sign_in, start
 from tests.devices.helpers import bearer

@@ -20,7 +20,7 @@ import requests
 from django.test import Client
 
 from accounts.models import Identity, Role, Session, SignInEvent, User
-from accounts.discovery import JWKS_REFETCH_SECONDS
+from accounts.oidc.discovery import JWKS_REFETCH_SECONDS
 from tests.accounts.oidc.forgery import b64, b64json, compact, forge, hmac_signer, key_signer, public_pem
 from tests.conftest import BASE_URL, configure, sign_in, start
 from tests.fakeidp import BACKCHANNEL_EVENT, FakeProvider, ec_key, public_jwk, rsa_key
