@@ -16,7 +16,7 @@ from django.utils.http import is_same_domain
 
 from accounts.oidc.provider import WELL_KNOWN, providers
 
-# --- Deployment mistakes (issue 7): addresses, TLS, logout, lock-out, production ---------
+# --- Deployment mistakes: addresses, TLS, logout, lock-out, production ---------
 # Self-hosters' common mistakes (RomM's support threads): a discovery or endpoint URL where the
 # issuer belongs, an internal or http address for a public site, a CA file in the wrong
 # format, quotes carried into values. Files are read, the network never is.

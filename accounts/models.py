@@ -110,7 +110,7 @@ class User(AbstractUser):
 
 
 def email_key(email):
-    """The form two emails must share to be the same address here (SPEC section 4.3).
+    """The form two emails must share to be the same address here (docs/accounts.md).
 
     Python's ``str.lower()``, except for characters that are look-alikes by definition: a
     character that Unicode normalisation (NFC) replaces, such as the Kelvin sign (``K``, which

@@ -1,4 +1,4 @@
-"""Read the environment the way SPEC section 2 says.
+"""Read the environment as docs/configuration.md describes it.
 
 Empty counts as unset, surrounding whitespace and one pair of matching quotes are
 stripped, booleans are strict, and every ``*_SECRET`` also accepts ``*_SECRET_FILE``.
@@ -220,7 +220,7 @@ def _read_provider(env, name, base_url, first):
         "scopes": env.str("SCOPES"),
         "token_auth_method": auth_method,
         "claims_parameter": claims_parameter,
-        # SPEC section 7: how often a session is confirmed with the provider (0 = never), and
+        # docs/logout-and-sessions.md: how often a session is confirmed with the provider (0 = never), and
         # how long it outlives a provider that cannot be reached.
         "session_recheck_seconds": env.int("SESSION_RECHECK_SECONDS", 0, minimum=0, maximum=30 * 86400),
         "session_recheck_grace_seconds": env.int(

@@ -1,4 +1,4 @@
-"""Settings for romm_site: the only place that reads the environment (see SPEC section 2)."""
+"""Settings for romm_site: the only place that reads the environment (docs/configuration.md lists every variable)."""
 
 import os
 from pathlib import Path
@@ -198,7 +198,7 @@ LOGGING = {
     },
 }
 
-# --- OpenID Connect (SPEC section 2) -------------------------------------------------
+# --- OpenID Connect (docs/configuration.md) -------------------------------------------------
 OIDC_ENABLED = env.bool("OIDC_ENABLED", False)
 OIDC_AUTOLOGIN = env.bool("OIDC_AUTOLOGIN", False)
 DISABLE_USERPASS_LOGIN = env.bool("DISABLE_USERPASS_LOGIN", False)

@@ -144,7 +144,7 @@ _ROLE_SCOPES = {
 
 
 def scopes_for_role(role):
-    """The scopes ``role`` grants (SPEC section 6); an unknown role grants none."""
+    """The scopes ``role`` grants (docs/apps-and-devices.md); an unknown role grants none."""
     return _ROLE_SCOPES.get(role, frozenset())
 
 

@@ -31,7 +31,7 @@ BUSY = "Another first-boot setup is being submitted right now. Reload the page i
 
 
 def wizard_open():
-    """True while the site has no account at all and never had one (SPEC section 3)."""
+    """True while the site has no account at all and never had one."""
     if settings.DISABLE_SETUP_WIZARD or settings.DISABLE_USERPASS_LOGIN:
         # With password sign-in off, the account it creates could not sign in.
         return False

@@ -1,4 +1,4 @@
-"""Which role a provider's claims grant (SPEC section 4.5): part of the sign-in policy."""
+"""Which role a provider's claims grant: part of the sign-in policy."""
 
 from accounts.errors import SignInError
 from accounts.models import Role

@@ -1,4 +1,4 @@
-"""``/api/client-tokens…``: an app's own tokens and the pairing codes that hand them over (SPEC 6)."""
+"""``/api/client-tokens…``: an app's own tokens and the pairing codes that hand them over."""
 
 import logging
 
