@@ -1,5 +1,5 @@
-"""Review 5: attacks on the one-transaction sign-in, the session rows and their columns, and
-the JWKS kept on the request's Provider. Every test runs on SQLite and on PostgreSQL.
+"""Attacks on the one-transaction sign-in (accounts/signin.py), the session rows and their
+columns (accounts/sessions/engine.py), and the JWKS kept on the request's Provider. Every test runs on SQLite and on PostgreSQL.
 
 Each test says what a person (or an attacker) would notice.
 """
@@ -424,7 +424,7 @@ def test_a_rotated_key_validates_and_an_unknown_kid_rereads_the_shared_copy(idp,
 
 @pytest.mark.django_db
 def test_a_removed_key_is_refused_once_the_rotation_is_seen(idp, carol):
-    from tests.accounts.test_token_attacks import forge, key_signer
+    from tests.accounts.oidc.forgery import forge, key_signer
 
     old_key, old_kid = idp.key, idp.kid
     idp.key, idp.kid = rsa_key(1), "key-2"
