@@ -307,7 +307,8 @@ def valid_query(request, form_class):
 def platform_list(request):
     """Every platform with its ROM count and size, by name; RomM's ``updated_after`` narrows it."""
     query = valid_query(request, PlatformQueryForm)
-    found = with_counts(Platform.objects.all())
+    # Explicitly by name: an aggregate query does not take the model's default ordering.
+    found = with_counts(Platform.objects.order_by("name", "pk"))
     if query["updated_after"] is not None:
         found = found.filter(updated_at__gt=query["updated_after"])
     return JsonResponse([platform_json(p) for p in found], safe=False)
