@@ -7,20 +7,45 @@ code (``accounts.errors`` turns it into the person's sentence).
 """
 
 import base64
+import functools
+import os
 import time
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 
 from accounts.errors import SignInError
 
 
+@functools.lru_cache(maxsize=64)
+def environment_proxies(origin):
+    """The proxies the environment names for ``origin`` (``HTTPS_PROXY``, ``NO_PROXY``, ...).
+
+    Read once per origin for the life of the process: requests would read the whole environment
+    twice at every call (a sizeable share of a sign-in's own time).
+    """
+    return requests.utils.get_environ_proxies(origin)
+
+
+def environment_ca_bundle():
+    """The CA bundle requests takes from the environment when the site names none."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
 def call(provider, method, url, **kwargs):
-    """One call to the provider, with the configured CA bundle and timeout."""
+    """One call to the provider, with the configured CA bundle and timeout.
+
+    What requests would take from the environment (proxies, a CA bundle) is honoured as it
+    would be; ``.netrc`` credentials are not (the provider gets this client's own).
+    """
     kwargs.setdefault("allow_redirects", method == "GET")
     timeout = provider.timeout
+    parts = urlsplit(url)
     try:
-        return requests.request(method, url, timeout=timeout, verify=provider.tls_cafile or True, **kwargs)
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.request(method, url, timeout=timeout, verify=provider.tls_cafile or environment_ca_bundle(),
+                                   proxies=environment_proxies(f"{parts.scheme}://{parts.netloc}"), **kwargs)
     except requests.exceptions.SSLError as exc:
         raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
     except requests.exceptions.Timeout:
