@@ -19,15 +19,15 @@ class PlatformAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
+    empty_value_display = "Everyone"  # the group filter's choice for platforms with no group
     fieldsets = (
         (None, {"fields": ("name", "slug")}),
         (
             "Who sees it",
             {
                 "fields": ("groups",),
-                "description": "Leave empty and everyone who may read the library sees this platform. "
-                "Choose groups and only their members, and administrators, see it and its ROMs; for "
-                "anyone else it is not there at all (not listed, not counted, not found).",
+                "description": "For anyone outside the chosen groups (administrators aside) this "
+                "platform and its ROMs are not there at all: not listed, not counted, not found.",
             },
         ),
     )

@@ -1,6 +1,7 @@
 """An administrator restricts a platform to a group in the Django admin; a viewer outside the
 group stops seeing it on the library pages, a member still does (docs/platform-access.md)."""
 
+import os
 import subprocess
 import sys
 
@@ -22,6 +23,10 @@ Rom.objects.create(platform=snes, name="Chrono Trigger", file_name="chrono.sfc",
 
 @pytest.fixture(scope="module")
 def site():
+    # The admin's two-box group picker is JavaScript the deployed site serves from collected
+    # static files (the image runs collectstatic; whitenoise serves them).
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, check=True,
+                   env={**os.environ, "SECRET_KEY": "collectstatic-only"}, capture_output=True, timeout=300)  # fmt: skip
     started = Stack("authentik")
     yield started
     started.stop()

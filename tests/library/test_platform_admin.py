@@ -30,6 +30,15 @@ def test_the_platform_list_says_which_groups_see_each_platform(household):
     assert "seen by" in html.lower() and "Everyone" in html and "family, kids" in html
 
 
+@pytest.mark.parametrize("query,shown", [("groups__id__exact={kids}", ["Super Nintendo"]),
+                                         ("groups__isnull=True", ["Game Boy"])])  # fmt: skip
+def test_the_platform_list_filters_by_group_or_everyone(household, query, shown):
+    h = household
+    page = h.client(h.alice).get(f"{PLATFORMS}?{query.format(kids=h.kids.pk)}")
+    assert [str(p) for p in page.context["cl"].result_list] == shown
+    assert '">Everyone</a>' in page.content.decode()  # the filter's choice for no group
+
+
 def queries_of(client, url):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
