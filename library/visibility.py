@@ -34,7 +34,8 @@ def _seen_with(group_ids):
 
 
 def visible_platforms(user):
-    """The platforms ``user`` may see (unordered: a count-annotated query takes no default ordering)."""
+    """The platforms ``user`` may see (a list that annotates counts orders it by name itself:
+    an aggregate query does not take the model's default ordering)."""
     if sees_every_platform(user):
         return Platform.objects.all()
     # An anonymous person's pk is None, a member of nothing: they see only unrestricted platforms.
@@ -54,7 +55,7 @@ NAMES_SHOWN = 6
 
 
 def _listed(platforms):
-    """``Super Nintendo (kids), Game Boy (kids, family) and 3 more``."""
+    """``Game Boy (family, kids), Super Nintendo (kids) and 3 more``."""
     named = [f"{p.name} ({', '.join(sorted(g.name for g in p.groups.all()))})" for p in platforms[:NAMES_SHOWN]]
     more = len(platforms) - len(named)
     return ", ".join(named) + (f" and {more} more" if more else "")
