@@ -4,7 +4,8 @@ Answers are RomM 5's shapes (``library/schemas.py``, and ``library/rom_query.py`
 list). Bodies are JSON objects validated by the same forms as the pages (``library/forms.py``);
 this module only turns JSON into form data and form errors into JSON. Refusals are
 ``{"detail"}`` with a sentence naming the field, plus ``errors`` (field -> messages) for
-programs.
+programs. Every read and write starts from what the caller may see (``library/visibility.py``):
+a platform hidden from them, or a ROM on it, is the same 404 as a missing one.
 """
 
 import json
@@ -24,6 +25,7 @@ from library import rom_query
 from library.forms import MAX_ID, PlatformForm, PlatformQueryForm, RomForm, RomQueryForm
 from library.models import Platform, Rom
 from library.schemas import platform_json, rom_detail_json, with_counts
+from library.visibility import visible_platforms, visible_roms
 from romm_site.text import is_text
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class Kind:
     """What differs between platforms and ROMs: the model, its form, its JSON, its name in sentences."""
 
     model: type
+    visible: object  # user -> the objects of this kind they may see
     form: type
     to_json: object
     noun: str
@@ -55,10 +58,17 @@ class Kind:
 
 
 PLATFORMS = Kind(
-    Platform, PlatformForm, platform_json, "platform", "Platform", aliases=(("fs_slug", "slug"),)
+    Platform,
+    visible_platforms,
+    PlatformForm,
+    platform_json,
+    "platform",
+    "Platform",
+    aliases=(("fs_slug", "slug"),),
 )
 ROMS = Kind(
     Rom,
+    visible_roms,
     RomForm,
     rom_detail_json,
     "ROM",
@@ -102,10 +112,10 @@ def caller(request):
 
 
 # --- reading the request ---------------------------------------------------------------------
-def find(kind, pk):
-    """The ``kind`` object with id ``pk`` (a path segment), or ``Refused`` 404."""
+def find(kind, pk, user):
+    """The ``kind`` object with id ``pk`` (a path segment) that ``user`` may see, or ``Refused`` 404."""
     if pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID:
-        found = kind.model.objects.filter(pk=int(pk)).first()
+        found = kind.visible(user).filter(pk=int(pk)).first()
         if found is not None:
             return found
     # RomM's sentence, which apps tell apart from an unknown path's "Not Found".
@@ -166,12 +176,12 @@ def field_sentence(errors):
     return " ".join(f"{key}: {' '.join(messages)}" for key, messages in errors.items())
 
 
-def bound_form(kind, body, instance=None, partial=False):
-    """The kind's form bound to ``body``; PATCH keeps the fields the body leaves out."""
+def bound_form(kind, body, user, instance=None, partial=False):
+    """The kind's form bound to ``body`` for ``user``; PATCH keeps the fields the body leaves out."""
     check_types(kind, body)
     data = model_to_dict(instance, fields=list(kind.form.base_fields)) if partial else {}
     data.update({kind.form_name(key): value for key, value in body.items()})
-    return kind.form(data, instance=instance)
+    return kind.form(data, instance=instance, user=user)
 
 
 def form_refusal(kind, form):
@@ -197,7 +207,7 @@ def form_refusal(kind, form):
 # --- writing ---------------------------------------------------------------------------------
 def save(request, kind, instance=None, partial=False):
     """Create (no ``instance``) or change an object from the JSON body; the saved object as JSON."""
-    form = bound_form(kind, json_body(request, kind), instance, partial)
+    form = bound_form(kind, json_body(request, kind), request.user, instance, partial)
     if not form.is_valid():
         raise form_refusal(kind, form)
     try:
@@ -240,7 +250,7 @@ def delete(request, kind, instance):
 
 def one(request, kind, pk):
     """GET, PUT, PATCH or DELETE one object."""
-    instance = find(kind, pk)
+    instance = find(kind, pk, request.user)
     if request.method == "GET":
         return JsonResponse(kind.to_json(instance))
     if request.method == "DELETE":
@@ -308,7 +318,7 @@ def platform_list(request):
     """Every platform with its ROM count and size, by name; RomM's ``updated_after`` narrows it."""
     query = valid_query(request, PlatformQueryForm)
     # Explicitly by name: an aggregate query does not take the model's default ordering.
-    found = with_counts(Platform.objects.order_by("name", "pk"))
+    found = with_counts(visible_platforms(request.user).order_by("name", "pk"))
     if query["updated_after"] is not None:
         found = found.filter(updated_at__gt=query["updated_after"])
     return JsonResponse([platform_json(p) for p in found], safe=False)
@@ -316,14 +326,15 @@ def platform_list(request):
 
 def rom_page(request):
     query = valid_query(request, RomQueryForm)
-    body = rom_query.page(query)
+    body = rom_query.page(query, visible_roms(request.user))
     platform_id = query["platform_id"]
-    # This site's own platform_id names one platform, and a wrong one is a mistake worth saying;
-    # RomM's platform_ids, like RomM, just matches nothing.
+    # This site's own platform_id names one platform, and a wrong one is a mistake worth saying
+    # (a hidden one is as wrong as a missing one); RomM's platform_ids, like RomM, just matches
+    # nothing.
     if (
         body["total"] == 0
         and platform_id is not None
-        and not Platform.objects.filter(pk=platform_id).exists()
+        and not visible_platforms(request.user).filter(pk=platform_id).exists()
     ):
         raise Refused(
             400,

@@ -4,16 +4,31 @@ from django import forms
 from django.utils.text import slugify
 
 from library.models import Platform, Rom
+from library.visibility import visible_platforms
 
 
-class RomForm(forms.ModelForm):
+class LibraryForm(forms.ModelForm):
+    """A change to the library made by ``user``, who may only use what they may see."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+
+class RomForm(LibraryForm):
     class Meta:
         model = Rom
         fields = ["name", "platform", "file_name", "size_bytes", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 5})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A platform hidden from the person is not a choice: naming it is the same mistake as
+        # naming one that does not exist.
+        self.fields["platform"].queryset = visible_platforms(self.user).order_by("name", "pk")
 
-class PlatformForm(forms.ModelForm):
+
+class PlatformForm(LibraryForm):
     slug = forms.SlugField(
         required=False, help_text="Short name used in links; made from the name when left empty."
     )
@@ -33,8 +48,12 @@ class PlatformForm(forms.ModelForm):
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
     platform = forms.ModelChoiceField(
-        Platform.objects.all(), required=False, empty_label="All platforms", to_field_name="slug"
+        Platform.objects.none(), required=False, empty_label="All platforms", to_field_name="slug"
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["platform"].queryset = visible_platforms(user).order_by("name", "pk")
 
 
 MAX_ID = 2**63 - 1

@@ -1,5 +1,6 @@
 """The content the roles govern: platforms and the ROM entries filed under them."""
 
+from django.contrib.auth.models import Group
 from django.db import models
 from django.urls import reverse
 
@@ -9,6 +10,14 @@ class Platform(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True, help_text="Short name used in links, e.g. snes.")
+    # Who may see it: library/visibility.py reads this, and nothing else should.
+    groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="platforms",
+        help_text="Only members of these groups (and administrators) see this platform and its ROMs. "
+        "None: everyone who may read the library sees it.",
+    )
     # RomM's platform schema carries both; apps ask for platforms changed since a moment.
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,7 +1,8 @@
 """``GET /api/roms`` as RomM 5 answers it: which ROMs, in which order, which page, and the
 envelope around it (RomM's ``get_roms`` in backend/endpoints/roms/__init__.py).
 
-The query string arrives validated by ``library.forms.RomQueryForm``. RomM's filters on facts
+The query string arrives validated by ``library.forms.RomQueryForm``, and the ROMs to choose
+from are the ones the caller may see (``library.visibility.visible_roms``). RomM's filters on facts
 this site does not keep (favourites, collections, genres …) match nothing when asked for, as
 they would on a RomM server where nothing was ever marked.
 """
@@ -10,7 +11,6 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Lower, Substr
 
 from library.forms import UNTRACKED_FLAGS, UNTRACKED_LISTS
-from library.models import Rom
 from library.schemas import rom_json
 
 DEFAULT_LIMIT = 50
@@ -59,9 +59,9 @@ def asks_for_untracked(query):
     return any(query.get(name) and query.get(f"{name}_logic") != "none" for name in UNTRACKED_LISTS)
 
 
-def matching(query):
-    """The ROMs the validated ``query`` selects, unordered."""
-    found = Rom.objects.all()
+def matching(query, roms):
+    """The ROMs of ``roms`` the validated ``query`` selects, unordered."""
+    found = roms
     if asks_for_untracked(query):
         return found.none()
     if query.get("platform_id") is not None:
@@ -110,9 +110,10 @@ def letter_index(found, key, descending):
     return dict(sorted(index.items())), offset
 
 
-def page(query):
-    """The envelope of ``GET /api/roms`` for a validated query (``RomQueryForm.cleaned_data``)."""
-    found = matching(query)
+def page(query, roms):
+    """The envelope of ``GET /api/roms`` for a validated query (``RomQueryForm.cleaned_data``),
+    choosing among ``roms`` (a queryset: what the caller may see)."""
+    found = matching(query, roms)
     key, descending = order(query.get("order_by"), query.get("order_dir"))
     limit = query.get("limit") or DEFAULT_LIMIT
     offset = query.get("offset") or 0

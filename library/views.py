@@ -1,4 +1,8 @@
-"""The library pages: viewers browse and search; editors add, change and delete."""
+"""The library pages: viewers browse and search; editors add, change and delete.
+
+Every page starts from what the person may see (``library/visibility.py``): a platform hidden
+from them, or a ROM on it, is the same 404 as a missing one.
+"""
 
 import logging
 
@@ -12,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.api.access import has_role, role_required
 from accounts.models import Role
 from library.forms import PlatformForm, RomForm, SearchForm
-from library.models import Platform, Rom
+from library.visibility import visible_platforms, visible_roms
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +37,8 @@ def _query_string(request):
 @role_required(Role.VIEWER)
 def rom_list(request):
     """Every ROM, searched by name or file name, filtered by platform, 25 a page."""
-    form = SearchForm(request.GET or None)
-    roms = Rom.objects.select_related("platform")
+    form = SearchForm(request.GET or None, user=request.user)
+    roms = visible_roms(request.user).select_related("platform")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
@@ -51,14 +55,14 @@ def rom_list(request):
 
 @role_required(Role.VIEWER)
 def rom_detail(request, pk):
-    rom = get_object_or_404(Rom.objects.select_related("platform"), pk=pk)
+    rom = get_object_or_404(visible_roms(request.user).select_related("platform"), pk=pk)
     return render(request, "library/rom_detail.html", _context(request, rom=rom))
 
 
 @role_required(Role.EDITOR)
 @require_http_methods(["GET", "POST"])
 def rom_add(request):
-    form = RomForm(request.POST or None, initial={"platform": request.GET.get("platform")})
+    form = RomForm(request.POST or None, initial={"platform": request.GET.get("platform")}, user=request.user)
     if request.method == "POST" and form.is_valid():
         rom = form.save()
         logger.info("library: %r added ROM %s (%r)", request.user.username, rom.pk, rom.file_name)
@@ -72,8 +76,8 @@ def rom_add(request):
 @role_required(Role.EDITOR)
 @require_http_methods(["GET", "POST"])
 def rom_edit(request, pk):
-    rom = get_object_or_404(Rom, pk=pk)
-    form = RomForm(request.POST or None, instance=rom)
+    rom = get_object_or_404(visible_roms(request.user), pk=pk)
+    form = RomForm(request.POST or None, instance=rom, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         logger.info("library: %r changed ROM %s", request.user.username, rom.pk)
@@ -91,7 +95,7 @@ def rom_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def rom_delete(request, pk):
     """GET asks for confirmation; POST deletes."""
-    rom = get_object_or_404(Rom.objects.select_related("platform"), pk=pk)
+    rom = get_object_or_404(visible_roms(request.user).select_related("platform"), pk=pk)
     if request.method == "GET":
         return render(
             request,
@@ -106,14 +110,15 @@ def rom_delete(request, pk):
 
 @role_required(Role.VIEWER)
 def platform_list(request):
-    platforms = Platform.objects.annotate(rom_count=Count("roms"))
+    # By name explicitly: a count-annotated query does not take the model's default ordering.
+    platforms = visible_platforms(request.user).annotate(rom_count=Count("roms")).order_by("name", "pk")
     return render(request, "library/platform_list.html", _context(request, platforms=platforms))
 
 
 @role_required(Role.EDITOR)
 @require_http_methods(["GET", "POST"])
 def platform_add(request):
-    form = PlatformForm(request.POST or None)
+    form = PlatformForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         platform = form.save()
         logger.info("library: %r added platform %r", request.user.username, platform.slug)
@@ -130,8 +135,8 @@ def platform_add(request):
 @role_required(Role.EDITOR)
 @require_http_methods(["GET", "POST"])
 def platform_edit(request, pk):
-    platform = get_object_or_404(Platform, pk=pk)
-    form = PlatformForm(request.POST or None, instance=platform)
+    platform = get_object_or_404(visible_platforms(request.user), pk=pk)
+    form = PlatformForm(request.POST or None, instance=platform, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         logger.info("library: %r changed platform %r", request.user.username, platform.slug)
@@ -149,7 +154,7 @@ def platform_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def platform_delete(request, pk):
     """GET asks for confirmation; POST deletes, unless ROMs still use the platform."""
-    platform = get_object_or_404(Platform, pk=pk)
+    platform = get_object_or_404(visible_platforms(request.user), pk=pk)
     if request.method == "GET":
         return render(
             request,
