@@ -21,7 +21,7 @@ from django.utils.timezone import localtime
 from accounts.models import Session
 from accounts.sessions.browsers import in_words
 from accounts.sessions.ending import sign_out
-from accounts.sessions.listing import described, open_sessions, provider_labels, way_in
+from accounts.sessions.listing import PUBLIC_ID, described, open_sessions, provider_labels, way_in
 
 # The sign-in history's reason for a session an administrator ended.
 ADMIN_ENDED = "admin_ended_session"
@@ -54,7 +54,7 @@ def _plural(count):
 class SessionAdmin(admin.ModelAdmin):
     """Every open session: who, browser and system, address, way in, started, last active."""
 
-    list_display = ["who", "browser", "ip_address", "signed_in_with", "started", "last_active"]
+    list_display = ["who", "browser", "ip_address", "signed_in_with", "started", "active"]
     list_display_links = None
     list_filter = ["signin_method", "provider"]
     list_select_related = ["user"]
@@ -104,7 +104,8 @@ class SessionAdmin(admin.ModelAdmin):
             self.message_user(request, "No action selected.", messages.WARNING)
             return None
         if request.POST.get("select_across") != "1":
-            queryset = queryset.filter(public_id__in=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+            ticked = [value for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if PUBLIC_ID.fullmatch(value)]
+            queryset = queryset.filter(public_id__in=ticked)
         response = actions[name][0](self, request, queryset)
         return response or HttpResponseRedirect(request.get_full_path())
 
@@ -131,6 +132,10 @@ class SessionAdmin(admin.ModelAdmin):
     @admin.display(description="started", ordering="created_at")
     def started(self, session):
         return _when(session.created_at)
+
+    @admin.display(description="last active", ordering="last_active")
+    def active(self, session):
+        return _when(session.last_active)
 
 
 class UserSessionsMixin:

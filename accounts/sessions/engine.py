@@ -91,6 +91,7 @@ class SessionStore(DatabaseSessionStore):
         The condition is repeated in the statement, so workers serving the session at once write
         it once; a session ended meanwhile has no row to update and stays ended.
         """
+        self._get_session()  # the row (and its last_active), if this request has not read it yet
         now = timezone.now()
         if self.session_key is None or not self._stale(now):
             return

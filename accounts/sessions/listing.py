@@ -5,6 +5,7 @@ show the same words. A session is named by its ``public_id`` (an HMAC of its key
 ``accounts.sessions.engine``): the key is the session's password and never appears on a page.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from accounts.models import Session, SignInEvent
 from accounts.oidc.provider import providers
 from accounts.sessions.browsers import in_words
 
+# What a public id looks like (``accounts.sessions.engine.public_id``); anything else names no session.
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 WAYS_IN = {
     SignInEvent.Method.PASSWORD: "Password",
     SignInEvent.Method.API: "Password, from an app (/api/login)",

@@ -23,11 +23,7 @@ class SessionPolicyMiddleware:
             reason = access.check_session(request)
             if reason is not None:
                 return self.end(request, reason)
-            response = self.get_response(request)
-            if not request.session.modified:
-                # A session saved by this response gets its last_active with that write.
-                request.session.mark_active()
-            return response
+            request.session.mark_active()
         return self.get_response(request)
 
     def end(self, request, reason):

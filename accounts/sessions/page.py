@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.oidc.logout import logout
 from accounts.sessions.browsers import in_words
 from accounts.sessions.ending import sign_out as end_sessions
-from accounts.sessions.listing import described, open_sessions
+from accounts.sessions.listing import PUBLIC_ID, described, open_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def render_page(request, status=200):
 @require_POST
 def sign_out(request, public_id):
     """Sign out one of the person's sessions; this browser's own signs out as /logout does."""
-    row = open_sessions(request.user).filter(public_id=public_id).first()
+    mine = open_sessions(request.user)
+    row = mine.filter(public_id=public_id).first() if PUBLIC_ID.fullmatch(public_id) else None
     if row is None:
         # Another person's session, one already ended, or made up: the same answer for each.
         logger.warning("sessions page: %r asked to sign out a session that is not theirs or is gone",
@@ -73,11 +74,12 @@ def sign_out(request, public_id):
         return render_page(request, status=404)
     if row.session_key == request.session.session_key:
         return logout(request)
-    ended = end_sessions(request, open_sessions(request.user).filter(pk=row.pk), SIGNED_OUT_ELSEWHERE,
-                         BY_THE_PERSON)
+    ended = end_sessions(request, mine.filter(pk=row.pk), SIGNED_OUT_ELSEWHERE, BY_THE_PERSON)
+    where = f"{in_words(row.user_agent)} at {row.ip_address or 'an unknown address'}"
     if ended:
-        messages.success(request, f"{in_words(row.user_agent)} at {row.ip_address or 'an unknown address'} "
-                                  "is signed out.")
+        messages.success(request, f"{where} is signed out.")
+    else:  # ended by something else since this request found it
+        messages.info(request, f"{where} was already signed out.")
     return HttpResponseRedirect(PAGE)
 
 
