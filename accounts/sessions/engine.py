@@ -10,9 +10,10 @@ fact outside the data: the store's ``id_token``, read with the row and written w
 
 Two more columns are the row's own. ``public_id`` is what pages, forms and the admin name a
 session by (an HMAC of its key: the key itself never leaves the cookie); a new key gets a new one.
-``last_active`` is when the session was last used, to the minute: a save writes it, and
-``mark_active`` writes it for a request that saves nothing, by one conditional UPDATE at most once
-a minute per session, so the other requests of that minute write nothing.
+``last_active`` is when the session was last used, to the minute: ``mark_active`` (run by
+``SessionPolicyMiddleware`` as a signed-in request arrives) writes it by one conditional UPDATE
+when the stored value is a minute old, so the other requests of that minute write nothing, and a
+save carries a stale value forward in the write it makes anyway.
 """
 
 from datetime import UTC, datetime, timedelta
