@@ -1,7 +1,8 @@
 """The Django admin: who a person is at the provider, how they sign in, their role and why.
 
 Accounts show their linked identities (read-only, deletable to undo a wrong link), their last
-sign-in method and where their role came from. Actions unlink, deactivate and set roles; each
+sign-in method, where their role came from and their open sessions (``accounts.sessions.admin_views``,
+which also lists every session). Actions unlink, deactivate and set roles; each
 ends the sessions it should (``accounts.sessions.ending``) and is recorded. Only a superuser changes
 an administrator's account or makes someone an administrator.
 """
@@ -20,6 +21,7 @@ from django.utils.timezone import localdate, localtime
 from accounts.account_form import ShownValuesForm
 from accounts.audit import history, summaries
 from accounts.models import Identity, Role, SignInEvent, User
+from accounts.sessions.admin_views import UserSessionsMixin
 from accounts.sessions.ending import end_sessions
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def _method_label(value):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(UserSessionsMixin, BaseUserAdmin):
     form = ShownValuesForm
     list_display = ["username", "email", "role", "is_active", "providers", "last_sign_in"]
     list_filter = ["role", "identities__provider", "is_active"]
@@ -88,6 +90,7 @@ class UserAdmin(BaseUserAdmin):
         "last_sign_in",
         "last_login",
         "date_joined",
+        "signed_in_sessions",
     ]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
@@ -100,6 +103,7 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
         ("Sign-ins", {"fields": ("last_sign_in", "last_login", "date_joined")}),
+        ("Where signed in", {"fields": ("signed_in_sessions",)}),
     )
     add_fieldsets = (
         (

@@ -313,6 +313,10 @@ class Session(AbstractBaseSession):
     created_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    # When the session was last used, to the minute (accounts.sessions.engine.SessionStore.mark_active).
+    last_active = models.DateTimeField(null=True, blank=True)
+    # What pages, forms and the admin name the session by: an HMAC of its key, never the key.
+    public_id = models.CharField(max_length=32, blank=True, db_index=True)
 
     objects = SessionManager()
 
@@ -321,6 +325,10 @@ class Session(AbstractBaseSession):
             models.Index(fields=["issuer", "sid"], name="accounts_session_iss_sid"),
             models.Index(fields=["issuer", "subject"], name="accounts_session_iss_sub"),
         ]
+
+    def __str__(self):
+        # Django's names the session by its key, which must not reach a page or a log.
+        return f"session {self.public_id}"
 
     @classmethod
     def get_session_store_class(cls):

@@ -4,6 +4,7 @@ from accounts import health, profile
 from accounts.api import views as api
 from accounts.local import breakglass, setup
 from accounts.oidc import logout, views
+from accounts.sessions import page as sessions_page
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,5 +26,8 @@ urlpatterns = [
     path("profile/identities/<int:pk>/unlink", profile.unlink_identity, name="profile_unlink"),
     path("profile/tokens/revoke", profile.revoke_tokens, name="profile_revoke_tokens"),
     path("profile/link/<slug:name>", views.oidc_link, name="oidc_link"),
+    path("profile/sessions", sessions_page.sessions, name="profile_sessions"),
+    path("profile/sessions/sign-out-others", sessions_page.sign_out_others, name="profile_sessions_sign_out_others"),
+    path("profile/sessions/<str:public_id>/sign-out", sessions_page.sign_out, name="profile_session_sign_out"),
     path("healthz", health.healthz, name="healthz"),
 ]

@@ -1,4 +1,5 @@
-"""Ending an account's sessions when an administrator takes its access away.
+"""Ending sessions: one a person signs out from another browser, an administrator's pick, and
+every session of an account whose access an administrator takes away.
 
 Every session someone is signed in to has its account, and a provider's session also its
 issuer, subject and sid, as columns of its row (``accounts.models.Session``). A changed
@@ -7,11 +8,19 @@ password also ends sessions through Django's session auth hash.
 The receivers make that hold wherever the change is made (admin form, action, shell):
 saving an inactive account or deleting one ends its sessions, and deleting an identity
 ends the sessions it signed in.
+
+``sign_out`` ends chosen sessions as logging out ends one's own: the row goes (so the session's
+next request, whichever process serves it, is anonymous: sessions are read from the database on
+every request, never from a per-process cache), and the provider's refresh token is revoked
+(RFC 7009) as at logout.
 """
 
 import logging
 
-from accounts.models import ApiToken, Session
+from accounts.audit import history
+from accounts.models import ApiToken, Session, SignInEvent
+from accounts.oidc.recheck import revoke_at_logout
+from accounts.sessions.browsers import in_words
 from accounts.signals import access_withdrawn
 
 logger = logging.getLogger(__name__)
@@ -20,6 +29,30 @@ logger = logging.getLogger(__name__)
 def end(sessions):
     """Delete the sessions of this queryset; returns how many were ended."""
     ended, _ = sessions.delete()
+    return ended
+
+
+def sign_out(request, sessions, reason, by):
+    """End each of these sessions (a queryset) as a logout would; returns the rows ended.
+
+    Each one ended is one log line and one sign-in history row (outcome "ended", ``reason``, and
+    the session's browser and address followed by ``by``, who ended it); a session that ended
+    meanwhile is skipped. The refresh tokens are revoked once every row is gone: a slow or
+    failing provider never keeps a session open.
+    """
+    ended = []
+    for row in sessions.select_related("user"):
+        if not end(Session.objects.filter(session_key=row.session_key)):
+            continue
+        ended.append(row)
+        detail = f"{in_words(row.user_agent)} at {row.ip_address or 'an unknown address'}, {by}"
+        logger.info("session %s of account %r ended: %s, %s", row.public_id, row.user.username, reason, detail)
+        method = row.signin_method or (SignInEvent.Method.OIDC if row.issuer else SignInEvent.Method.PASSWORD)
+        history.record(request, method, SignInEvent.Outcome.ENDED, user=row.user, reason=reason, detail=detail,
+                       provider=row.provider, subject=row.subject)
+    for row in ended:
+        revoke_at_logout({"refresh_token": row.refresh_token, "provider": row.provider, "issuer": row.issuer,
+                          "subject": row.subject})
     return ended
 
 

@@ -7,15 +7,24 @@ from the data (``create_model_instance``: Django's documented way to extend the 
 engine), so a new key (``cycle_key``, at sign-in or at a password change) carries them along
 with the rest of the data. The provider's ID token, kept for RP-initiated logout, is the one
 fact outside the data: the store's ``id_token``, read with the row and written with it.
+
+Two more columns are the row's own. ``public_id`` is what pages, forms and the admin name a
+session by (an HMAC of its key: the key itself never leaves the cookie); a new key gets a new one.
+``last_active`` is when the session was last used, to the minute: ``mark_active`` (run by
+``SessionPolicyMiddleware`` as a signed-in request arrives) writes it by one conditional UPDATE
+when the stored value is a minute old, so the other requests of that minute write nothing, and a
+save carries a stale value forward in the write it makes anyway.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import router, transaction
-from django.utils.crypto import get_random_string
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.crypto import get_random_string, salted_hmac
 
 # The session data's key for the facts of its sign-in: {"method", "provider", "issuer", "subject",
 # "sid", "refresh_token" (sealed), "recheck_due", "recheck_failing_since", "recheck_failures",
@@ -23,6 +32,15 @@ from django.utils.crypto import get_random_string
 SIGNIN = "signin"
 # The columns copied from the facts as they are.
 TEXT_FACTS = ("provider", "issuer", "subject", "sid", "refresh_token", "user_agent")
+# How stale ``last_active`` may be before a request writes it again.
+ACTIVE_EVERY = timedelta(minutes=1)
+# The HMAC's salt for public ids (the 0012 migration fills existing rows with the same).
+PUBLIC_ID_SALT = "accounts.sessions.public_id"
+
+
+def public_id(session_key):
+    """The id a page shows for the session with this key: 32 hex digits that do not reveal it."""
+    return salted_hmac(PUBLIC_ID_SALT, session_key, algorithm="sha256").hexdigest()[:32]
 
 
 def facts_of(session):
@@ -45,6 +63,8 @@ class SessionStore(DatabaseSessionStore):
     # (key, serialized data) this store last wrote and saw committed: a session a view saved
     # inside its own transaction (a sign-in) is not written again by the response.
     _committed = None
+    # The row's last_active as loaded (or as this store last wrote it).
+    last_active = None
 
     @classmethod
     def get_model_class(cls):
@@ -60,7 +80,25 @@ class SessionStore(DatabaseSessionStore):
 
     def _loaded(self, row):
         self.id_token = row.id_token if row else ""
+        self.last_active = row.last_active if row else None
         return self.decode(row.session_data) if row else {}
+
+    def _stale(self, now):
+        return self.last_active is None or now - self.last_active >= ACTIVE_EVERY
+
+    def mark_active(self):
+        """Record that the session is in use: one UPDATE when its last_active is a minute old.
+
+        The condition is repeated in the statement, so workers serving the session at once write
+        it once; a session ended meanwhile has no row to update and stays ended.
+        """
+        self._get_session()  # the row (and its last_active), if this request has not read it yet
+        now = timezone.now()
+        if self.session_key is None or not self._stale(now):
+            return
+        stale = Q(last_active__isnull=True) | Q(last_active__lte=now - ACTIVE_EVERY)
+        self.model.objects.filter(stale, session_key=self.session_key).update(last_active=now)
+        self.last_active = now
 
     def create_model_instance(self, data):
         return self._with_columns(super().create_model_instance(data), data)
@@ -81,6 +119,12 @@ class SessionStore(DatabaseSessionStore):
         row.recheck_failures = facts.get("recheck_failures") or 0
         row.created_at = when(facts.get("created"))
         row.ip_address = facts.get("ip_address") or None
+        row.public_id = public_id(row.session_key)
+        # A save is a use: it carries a stale last_active forward, and keeps a fresh one as it is.
+        now = timezone.now()
+        if self._stale(now):
+            self.last_active = now
+        row.last_active = self.last_active
         return row
 
     def cycle_key(self):

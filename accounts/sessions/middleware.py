@@ -1,4 +1,5 @@
-"""Runs ``accounts.api.access.check_session`` before every view of a signed-in session."""
+"""Runs ``accounts.api.access.check_session`` before every view of a signed-in session, and
+records that the session is in use (``last_active``, written at most once a minute)."""
 
 import logging
 
@@ -11,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 class SessionPolicyMiddleware:
-    """Ends a session that may no longer be used and tells the person why."""
+    """Ends a session that may no longer be used and tells the person why; marks the others active."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,6 +23,7 @@ class SessionPolicyMiddleware:
             reason = access.check_session(request)
             if reason is not None:
                 return self.end(request, reason)
+            request.session.mark_active()
         return self.get_response(request)
 
     def end(self, request, reason):

@@ -1,7 +1,8 @@
 """The profile page's apps and devices: client tokens, pairing codes, devices.
 
 The views answer POSTs from the profile page (CSRF-protected forms) by rendering the profile
-again, so a new raw token or pairing code is shown once and never travels in a URL.
+again, so a new raw token or pairing code is shown once and never travels in a URL. The tokens and
+devices are on /profile/sessions too (``sessions_context``), whose revoke buttons lead back there.
 """
 
 import logging
@@ -51,6 +52,19 @@ def apps_context(request, token_form=None, new_token=None, pairing_code=None, pa
             "url": url,
         }
     return context
+
+
+def sessions_context(request):
+    """/profile/sessions' apps-and-devices section (``accounts.sessions.page.add_section``)."""
+    return {
+        "client_tokens": list(tokens.live(request.user).select_related("device")),
+        "devices": list(Device.objects.filter(user=request.user).order_by("-last_seen_at", "-created_at")),
+    }
+
+
+def _back(request):
+    """Where a revoke button's page is: /profile/sessions when it came from there, else /profile."""
+    return HttpResponseRedirect("/profile/sessions" if request.POST.get("back") == "sessions" else "/profile")
 
 
 def _render(request, **apps):
@@ -115,7 +129,7 @@ def revoke_token(request, pk):
     if ClientToken.objects.filter(pk=pk, user=request.user, revoked=False).update(revoked=True):
         logger.info("profile: client token %s revoked by %r", pk, request.user.username)
         messages.success(request, "The token is revoked: apps using it are signed out.")
-    return HttpResponseRedirect("/profile")
+    return _back(request)
 
 
 @login_required
@@ -128,4 +142,4 @@ def remove_device(request, pk):
         device.delete()
         logger.info("profile: device %s removed by %r", pk, request.user.username)
         messages.success(request, f"{device.name} is removed and its token revoked.")
-    return HttpResponseRedirect("/profile")
+    return _back(request)

@@ -1,0 +1,83 @@
+"""A person's open sessions as people read them: browser and system, address, way in, when.
+
+``/profile/sessions`` (``accounts.sessions.page``) and the admin (``accounts.sessions.admin_views``)
+show the same words. A session is named by its ``public_id`` (an HMAC of its key,
+``accounts.sessions.engine``): the key is the session's password and never appears on a page.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from accounts.models import Session, SignInEvent
+from accounts.oidc.provider import providers
+from accounts.sessions.browsers import in_words
+
+# What a public id looks like (``accounts.sessions.engine.public_id``); anything else names no session.
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+WAYS_IN = {
+    SignInEvent.Method.PASSWORD: "Password",
+    SignInEvent.Method.API: "Password, from an app (/api/login)",
+    SignInEvent.Method.LINK: "Sign-in link",
+}
+
+
+def open_sessions(user=None):
+    """The signed-in sessions that have not expired (of ``user``, when given)."""
+    sessions = Session.objects.signed_in().filter(expire_date__gt=timezone.now())
+    return sessions if user is None else sessions.filter(user=user)
+
+
+def way_in(row, labels=None):
+    """How the session was opened, in words: the provider's name, "Password", "Sign-in link" …"""
+    method = row.signin_method or (SignInEvent.Method.OIDC if row.issuer else "")
+    if method == SignInEvent.Method.OIDC:
+        if labels is None:
+            labels = provider_labels()
+        return labels.get(row.provider) or row.provider or "OpenID Connect"
+    if method in WAYS_IN:
+        return WAYS_IN[method]
+    return SignInEvent.Method(method).label if method in SignInEvent.Method.values else "Unknown"
+
+
+def provider_labels():
+    """Each configured provider's name as its sign-in button shows it (``authentik`` → "Authentik")."""
+    return {provider.name: provider.display_name for provider in providers()}
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """One session as a page shows it."""
+
+    public_id: str
+    browser: str
+    address: str
+    way_in: str
+    started: datetime | None
+    last_active: datetime | None
+    this_browser: bool
+
+
+def described(rows, current_key=None):
+    """The rows as ``OpenSession``s: this browser's first, then the most recently active."""
+    labels = provider_labels()
+    shown = [
+        OpenSession(
+            public_id=row.public_id,
+            browser=in_words(row.user_agent),
+            address=row.ip_address or "",
+            way_in=way_in(row, labels),
+            started=row.created_at,
+            last_active=row.last_active,
+            this_browser=current_key is not None and row.session_key == current_key,
+        )
+        for row in rows
+    ]
+    return sorted(shown, key=lambda session: (not session.this_browser, -_recency(session)))
+
+
+def _recency(session):
+    moment = session.last_active or session.started
+    return moment.timestamp() if moment else float("-inf")
