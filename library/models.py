@@ -13,6 +13,7 @@ class Platform(models.Model):
     # Who may see it: library/visibility.py reads this, and nothing else should.
     groups = models.ManyToManyField(
         Group,
+        through="PlatformGroup",
         blank=True,
         related_name="platforms",
         help_text="Only members of these groups (and administrators) see this platform and its ROMs. "
@@ -27,6 +28,29 @@ class Platform(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class PlatformGroup(models.Model):
+    """A platform restricted to a group: one row of ``Platform.groups``.
+
+    Deleting a group that still restricts a platform is refused (``ProtectedError``; the admin's
+    delete page lists the platforms): were the row deleted with the group, a platform restricted
+    to that group alone would have no group left, and be seen by everyone. Deleting the platform
+    takes its rows along.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT)
+
+    class Meta:
+        db_table = "library_platform_groups"  # the table Django made for the relation before this model
+        verbose_name = "platform restriction"
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "group"], name="library_platform_group_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.platform} restricted to {self.group}"
 
 
 class Rom(models.Model):

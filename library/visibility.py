@@ -17,9 +17,7 @@ from django.db.models import Count, Exists, OuterRef
 
 from accounts.api.access import has_role
 from accounts.models import Role
-from library.models import Platform, Rom
-
-PlatformGroup = Platform.groups.through
+from library.models import Platform, PlatformGroup, Rom
 
 
 def sees_every_platform(user):

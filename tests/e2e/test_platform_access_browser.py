@@ -1,5 +1,6 @@
 """An administrator restricts a platform to a group in the Django admin; a viewer outside the
-group stops seeing it on the library pages, a member still does (docs/platform-access.md)."""
+group stops seeing it on the library pages, a member still does, and the group cannot be deleted
+while it restricts the platform (docs/platform-access.md)."""
 
 import os
 import subprocess
@@ -102,3 +103,13 @@ def test_a_platform_restricted_in_the_admin_disappears_for_people_outside_its_gr
     bob.goto(f"{site.url}/library/?q=chrono")
     assert "Chrono Trigger" in bob.inner_text("main")
     bob.screenshot(path=str(artifacts / "platform-access-4-member.png"), full_page=True)
+
+    # Deleting kids would leave Super Nintendo with no group, seen by everyone: refused.
+    alice.goto(f"{site.url}/admin/auth/group/")
+    alice.click("#result_list >> text=kids")
+    alice.click("a.deletelink")
+    refusal = alice.inner_text("#content")
+    assert "Cannot delete group" in refusal and "Super Nintendo restricted to kids" in refusal
+    assert alice.locator('#content input[type="submit"]').count() == 0  # nothing to confirm
+    alice.screenshot(path=str(artifacts / "platform-access-5-group-kept.png"), full_page=True)
+    assert platform_names(carol, site) == ["Game Boy"]
