@@ -2,8 +2,9 @@
 on a person's page their sessions with "End all sessions of this person".
 
 A session's primary key is its key, which is as good as its password: this admin shows no change
-or delete page by key, no row links to one, the checkboxes carry each session's public id, and
-what the admin logs goes on the person's account, never on a session. Sessions end as logging out
+or delete page by key and takes no filter on it from the URL, no row links to one, the checkboxes
+carry each session's public id, and what the admin logs goes on the person's account, never on a
+session. Sessions end as logging out
 ends one (``accounts.sessions.ending.sign_out``): the row goes and the refresh token is revoked.
 """
 
@@ -64,6 +65,13 @@ class SessionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return open_sessions()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Only the list's own filters. Django also takes any lookup on a column of the row from
+        # the URL (?session_key__startswith=ab), and the list's count would then tell a right
+        # guess at a key from a wrong one, letter by letter; the answer is Django's 400.
+        field, _, how = lookup.partition("__")
+        return field in self.list_filter and how in ("exact", "isnull")
 
     def get_urls(self):
         # The list only: Django's other pages of a model are addressed by its key.

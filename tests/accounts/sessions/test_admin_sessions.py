@@ -118,3 +118,24 @@ def test_only_administrators_see_or_end_sessions(browser_of):
     user = User.objects.get(username="alice")
     editor.post(f"/admin/accounts/user/{user.pk}/end-sessions/")
     assert whoami(alice) == "alice"
+
+
+@pytest.mark.parametrize("lookup", ["session_key__startswith", "session_key__lt", "session_data__contains",
+                                    "id_token__startswith", "refresh_token__startswith", "public_id__startswith"])
+def test_the_lists_filters_cannot_guess_a_session_key_letter_by_letter(root, browser_of, lookup):
+    """A filter on the key (or what the row keeps of its tokens) in the list's URL would make the
+    list's count an oracle: right first letters list the session, wrong ones do not."""
+    alice = browser_of("alice")
+    key = key_of(alice)
+    right = root.get(SESSIONS, {lookup: key[:2] if "key" in lookup else "a"})
+    wrong = root.get(SESSIONS, {lookup: "~~"})
+    assert right.status_code == wrong.status_code == 400
+    assert "alice" not in right.content.decode()
+
+
+def test_the_lists_own_filters_still_narrow_it(root, browser_of):
+    browser_of("alice")
+    by_password = root.get(SESSIONS, {"signin_method__exact": "password"}).content.decode()
+    by_provider = root.get(SESSIONS, {"provider__exact": "authentik"}).content.decode()
+    assert "root" in by_password and "alice" not in by_password.split("<tbody>")[1]
+    assert "alice" in by_provider.split("<tbody>")[1] and "root" not in by_provider.split("<tbody>")[1]
