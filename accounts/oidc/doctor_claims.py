@@ -41,7 +41,7 @@ def read_claims(texts):
 
 
 def _one(text):
-    if text.startswith("{"):
+    if text[:1] in ("{", "["):
         try:
             found = json.loads(text)
         except json.JSONDecodeError as error:

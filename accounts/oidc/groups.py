@@ -136,7 +136,7 @@ def apply(request, provider, user, names, subject):
                 logger.info("OIDC group %r created for %s (OIDC_GROUPS)", name, provider.name)
         joined.append(group)
     user.groups.add(*joined)
-    leaving = list(Group.objects.filter(name__in=changes.leave))
+    leaving = list(Group.objects.filter(name__in=changes.leave).order_by("name"))
     user.groups.remove(*leaving)
     for reason, groups, verb in (("group_joined", joined, "joined"), ("group_left", leaving, "left")):
         for group in groups:

@@ -84,7 +84,7 @@ def test_an_email_elsewhere_is_the_refusal_the_person_would_read(site, tmp_path)
 
 
 def test_an_id_token_and_its_userinfo_are_read_together(site, tmp_path):
-    token = jwt.encode({"iss": site.issuer, "sub": site.subject("bob"), "aud": "romm"}, "not-checked",
+    token = jwt.encode({"iss": site.issuer, "sub": site.subject("bob"), "aud": "romm"}, "not-checked-here-any-32-byte-long-key",
                        algorithm="HS256")
     userinfo = {"sub": "someone-else", "email": "bob@example.com", "email_verified": True,
                 "groups": ["romm-editors"]}
