@@ -2,12 +2,14 @@
 person's membership in the matching groups is exactly what the roles claim says."""
 
 import logging
+import threading
 import time
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models.signals import m2m_changed
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -17,7 +19,7 @@ from accounts.oidc import groups
 from devices import client_tokens as tokens
 from romm_site.envvars import EnvReader, read_providers
 from tests.accounts.oidc.test_several_providers import configure_two, sign_in_with
-from tests.conftest import BASE_URL, configure, sign_in
+from tests.conftest import BASE_URL, configure, sign_in, start
 from tests.fakeidp import FakeProvider
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +189,46 @@ def test_a_group_made_since_the_sign_in_looked_is_taken_not_duplicated(mirrored)
     kids = Group.objects.create(name="kids")
     assert groups._get_or_create("kids") == (kids, False)
     assert Group.objects.filter(name="kids").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_sign_ins_of_one_person_change_the_groups_once(mirrored):
+    """The second of two simultaneous sign-ins waits for the first's changes and finds nothing left
+    to do: no group joined or left twice, no row recorded twice. SQLite's write lock runs sign-ins
+    one after the other; on PostgreSQL the first is held inside its transaction while the second
+    comes (tests/e2e/test_group_sync.py runs many at once against the real processes)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's write lock serialises sign-ins: no other sign-in can run meanwhile")
+    again(mirrored, "carol", groups=["romm-viewers", "kids"])
+    browsers = [Client(), Client()]
+    callbacks = [mirrored.authorize(start(browser), "carol", groups=["romm-viewers", "family"]).replace(BASE_URL, "")
+                 for browser in browsers]
+    first_wrote, results = threading.Event(), {}
+
+    def hold_the_first(sender, action, **kwargs):
+        if action == "post_remove" and not first_wrote.is_set():
+            first_wrote.set()
+            time.sleep(0.5)  # the second sign-in reaches the account meanwhile
+
+    def sign_in_at(index):
+        if index:
+            first_wrote.wait(5)
+        results[index] = browsers[index].get(callbacks[index])
+        connection.close()
+
+    m2m_changed.connect(hold_the_first, sender=User.groups.through)
+    try:
+        threads = [threading.Thread(target=sign_in_at, args=(index,)) for index in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+    finally:
+        m2m_changed.disconnect(hold_the_first, sender=User.groups.through)
+    assert [(results[i].status_code, results[i]["Location"]) for i in (0, 1)] == [(302, "/"), (302, "/")]
+    assert groups_of("carol") == ["family", "romm-viewers"]
+    assert group_events("carol")[2:] == [("group_joined", "family", "changed", mirrored.profile),
+                                         ("group_left", "kids", "changed", mirrored.profile)]
 
 
 # --- several providers ---------------------------------------------------------------------------
