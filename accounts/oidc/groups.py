@@ -46,18 +46,22 @@ def pattern_problem(pattern):
 
 def matches(patterns, name):
     """Whether one of ``patterns`` names the group ``name`` (exactly, or by the prefix before a trailing *)."""
-    for pattern in patterns:
-        if pattern_problem(pattern):
-            continue  # never used: the system check stops start-up
-        if pattern.endswith("*") and name.startswith(pattern[:-1]):
-            return True
-        if name == pattern:
-            return True
-    return False
+    return _matcher(tuple(patterns))(name)
+
+
+def _matcher(patterns):
+    """``name -> bool`` for ``patterns``; a pattern the system check refuses matches nothing."""
+    usable = [pattern for pattern in patterns if not pattern_problem(pattern)]
+    exact = {pattern for pattern in usable if not pattern.endswith("*")}
+    prefixes = tuple(pattern[:-1] for pattern in usable if pattern.endswith("*"))
+    return lambda name: name in exact or (bool(prefixes) and name.startswith(prefixes))
 
 
 def usable_name(name):
-    return 0 < len(name) <= MAX_NAME and not any(unicodedata.category(char) == "Cc" for char in name)
+    """Whether a group may be called ``name``: not empty, within the column, no control character."""
+    return 0 < len(name) <= MAX_NAME and (
+        name.isprintable() or not any(unicodedata.category(char) == "Cc" for char in name)
+    )
 
 
 def mirrored_by(name, providers):
@@ -73,20 +77,22 @@ def wanted(provider, claims):
     value = claim_value(claims, provider.claim_roles)
     if value is MISSING or value is None:
         return None
-    names, ignored = [], 0
+    matching, names, unusable = _matcher(tuple(provider.groups)), [], 0
     for name in dict.fromkeys(claim_strings(value)):
-        if not matches(provider.groups, name):
+        if not matching(name):
             continue
         if not usable_name(name):
-            ignored += 1
-            continue
-        if len(names) == MAX_GROUPS:
-            ignored += 1
-            continue
-        names.append(name)
-    if ignored:
-        logger.warning("OIDC groups: %d matching value(s) of %s from %s ignored (too long, a control character, "
-                       "or beyond %d groups)", ignored, provider.claim_roles, provider.name, MAX_GROUPS)
+            unusable += 1
+        elif len(names) < MAX_GROUPS:
+            names.append(name)
+        else:
+            logger.warning("OIDC groups: the %s claim from %s matches more than %d groups; the first %d count",
+                           provider.claim_roles, provider.name, MAX_GROUPS, MAX_GROUPS)
+            break
+    if unusable:
+        logger.warning("OIDC groups: %d matching value(s) of %s from %s ignored (empty, longer than %d "
+                       "characters, or with a control character)", unusable, provider.claim_roles, provider.name,
+                       MAX_NAME)
     return sorted(names)
 
 
