@@ -40,6 +40,26 @@ def read_claims(texts):
     return claims
 
 
+def last_seen(user, provider):
+    """The claims of ``user``'s last sign-in through ``provider``, as its linked identity kept them
+    (email and groups; ``email_verified`` is not kept and is taken as true), or None."""
+    identity = user.identities.filter(provider=provider.name).first()
+    if identity is None:
+        return None
+    claims = {"iss": identity.issuer, "sub": identity.subject, "email_verified": True}
+    if identity.email:
+        claims["email"] = identity.email
+    name = provider.claim_roles
+    if name:
+        # A dotted path reaches into a nested claim; a URI (namespaced claim) is one name.
+        *path, last = [name] if ":" in name or "/" in name else name.split(".")
+        place = claims
+        for part in path:
+            place = place.setdefault(part, {})
+        place[last] = list(identity.groups or [])
+    return claims
+
+
 def _one(text):
     if text[:1] in ("{", "["):
         try:

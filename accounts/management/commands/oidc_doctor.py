@@ -10,8 +10,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.models import User
 from accounts.oidc.doctor import finding, report
-from accounts.oidc.doctor_claims import ClaimsUnreadable, preview, read_claims
+from accounts.oidc.doctor_claims import ClaimsUnreadable, last_seen, preview, read_claims
 from accounts.oidc.provider import get_provider, provider_for_issuer
 
 
@@ -30,11 +31,16 @@ class Command(BaseCommand):
             help="A file (- for standard input) holding an ID token, a userinfo answer or the claims as JSON; "
             "repeat it for the ID token and then userinfo. Nothing is signed in or written.",
         )
+        parser.add_argument(
+            "--account", metavar="USERNAME",
+            help="Instead of --claims: what the account's last sign-in through the provider showed (its email and "
+            "groups), judged by the configuration as it is now. Nothing is signed in or written.",
+        )
         parser.add_argument("--provider", help="The provider the claims come from (default: the one their iss names, "
                             "else the first).")
 
     def handle(self, *args, **options):
-        if options["claims"]:
+        if options["claims"] or options["account"]:
             return self._claims(options)
         found = report()
         if options["json"]:
@@ -45,6 +51,10 @@ class Command(BaseCommand):
             raise CommandError(f"{found['errors']} error(s) found.", returncode=1)
 
     def _claims(self, options):
+        if options["account"]:
+            provider, claims = self._last_seen(options)
+            return self._verdict(options, provider, claims, source=f"as {options['account']!r} last signed in there, "
+                                 "email_verified taken as true")
         texts = []
         for path in options["claims"]:
             try:
@@ -61,9 +71,26 @@ class Command(BaseCommand):
             raise CommandError(f"--claims: {error}. Paste the ID token as it is, or a JSON object of claims.") from None
         provider = get_provider(options["provider"]) if options["provider"] else (
             provider_for_issuer(str(claims.get("iss", ""))) if claims.get("iss") else None) or get_provider()
+        return self._verdict(options, provider, claims)
+
+    def _last_seen(self, options):
+        user = User.objects.filter(username=options["account"]).first()
+        if user is None:
+            raise CommandError(f"No account is called {options['account']!r}.")
+        names = [options["provider"]] if options["provider"] else list(
+            user.identities.order_by("-last_used_at").values_list("provider", flat=True))
+        for name in names:
+            provider = get_provider(name)
+            claims = last_seen(user, provider) if provider else None
+            if claims is not None:
+                return provider, claims
+        raise CommandError(f"{user.username!r} has no linked identity of a configured provider: paste what the "
+                           "provider says about them with --claims instead.")
+
+    def _verdict(self, options, provider, claims, source=""):
         if provider is None:
             raise CommandError("No such provider: OIDC_ENABLED and OIDC_PROVIDERS name the configured ones.")
-        verdict = preview(provider, claims)
+        verdict = {**preview(provider, claims), "source": source}
         if options["json"]:
             self.stdout.write(json.dumps(verdict, indent=2))
         else:
@@ -74,7 +101,7 @@ class Command(BaseCommand):
     def _print_preview(self, verdict):
         out = self.stdout.write
         out(f"A sign-in through {verdict['provider']!r} of subject {verdict['subject']} "
-            "(the token's signature is not checked here)")
+            f"({verdict.get('source') or 'the token is not checked here'})")
         reached = {"identity": "the account it is linked to", "email": "the account with this confirmed email, "
                    "linked by it", "new": "a new account"}[verdict["account_reached"]]
         out(f"  account:  {verdict['account'] or '(none yet)'}: {reached}")

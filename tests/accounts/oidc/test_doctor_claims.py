@@ -113,3 +113,25 @@ def test_the_live_report_summarises_groups_and_domains(site):
     _, found = findings()
     assert "groups matching kids, romm-* are mirrored from the groups claim" in found["groups"]["message"]
     assert "only verified emails in example.com sign in" in found["groups"]["message"]
+
+
+def test_an_account_is_judged_by_what_its_last_sign_in_showed(site, client, settings):
+    """After the configuration changes: what the person's next sign-in would do, from their last one."""
+    sign_in(client, site, "carol", groups=["romm-viewers", "kids", "staff"])
+    configure(settings, site, OIDC_GROUPS="kids,staff", OIDC_ROLE_DEFAULT="viewer",
+              OIDC_ALLOWED_EMAIL_DOMAINS="example.org")
+    status, out = doctor("--account", "carol")
+    assert status == 1
+    assert "as 'carol' last signed in there, email_verified taken as true" in out
+    assert "join:     staff" in out and "keep:     kids" in out
+    assert "leave:    -" in out  # romm-viewers is no longer mirrored: never touched
+    assert "groups then: kids, romm-viewers, staff" in out
+    assert "email:    refused: Your email address at Authentik is in a domain this site does not accept" in out
+    assert sorted(User.objects.get(username="carol").groups.values_list("name", flat=True)) == [
+        "kids", "romm-viewers"]
+
+
+def test_an_account_without_a_linked_identity_is_told_to_paste_claims(site):
+    User.objects.create_user("zoe", email="zoe@example.com")
+    with pytest.raises(CommandError, match="paste what the provider says about them with --claims"):
+        call_command("oidc_doctor", "--account", "zoe")
