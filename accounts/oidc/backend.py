@@ -192,12 +192,16 @@ class OIDCBackend(BaseBackend):
         return next(iter(Identity.objects.select_related("user").filter(issuer=issuer, subject=subject)[:1]), None)
 
     def sign_into(self, identity, claims, role):
-        """The identity's account, if active, with the role applied and the identity recorded."""
+        """The identity's account, if active, with the identity recorded and the role applied.
+
+        The identity's row first, then the account's (``update_user``, then ``sign_in``'s last_login):
+        every sign-in takes them in this order, so simultaneous ones wait for each other, never deadlock.
+        """
         user = identity.user
         if not self.user_can_authenticate(user):
             raise SignInError("inactive", f"account {user.username!r} is inactive")
-        self.update_user(user, claims, role)
         self.record_identity(identity, claims)
+        self.update_user(user, claims, role)
         return user
 
     def link_identity(self, user, oidc_login):

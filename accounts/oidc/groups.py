@@ -128,19 +128,21 @@ def apply(request, provider, user, names, subject):
         return changes
     joined = []
     existing = {group.name: group for group in Group.objects.filter(name__in=changes.join)}
-    created = 0
+    created, postponed = 0, 0
     for name in changes.join:
         group = existing.get(name)
         if group is None:
             if created == MAX_CREATED:
-                logger.warning("OIDC groups: %s not created for %r: this sign-in already created %d groups",
-                               name, user.username, MAX_CREATED)
+                postponed += 1
                 continue
             group, made = _get_or_create(name)
             created += made
             if made:
                 logger.info("OIDC group %r created for %s (OIDC_GROUPS)", name, provider.name)
         joined.append(group)
+    if postponed:
+        logger.warning("OIDC groups: %d more group(s) for %r not created: one sign-in creates at most %d",
+                       postponed, user.username, MAX_CREATED)
     user.groups.add(*joined)
     leaving = list(Group.objects.filter(name__in=changes.leave).order_by("name"))
     user.groups.remove(*leaving)

@@ -222,10 +222,10 @@ def apply_refreshed(request, provider, user, issuer, subject, tokens):
     claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
     backend.check_email_domain(claims)
     role = resolve_role(provider, claims)
-    backend.update_user(user, claims, role)
     identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
     if identity is not None:
         backend.record_identity(identity, claims)
+    backend.update_user(user, claims, role)  # after the identity's row, as a sign-in (OIDCBackend.sign_into)
 
 
 def _failed(request, provider, facts, now, error):

@@ -176,7 +176,8 @@ def test_a_claim_of_ten_thousand_matching_names_creates_a_bounded_number_of_grou
     assert len(groups_of("carol")) == groups.MAX_CREATED
     assert len(group_events("carol")) == groups.MAX_CREATED
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        f"OIDC groups: the groups claim from {mirrored.profile} matches more than 100 groups; the first 100 count"]
+        f"OIDC groups: the groups claim from {mirrored.profile} matches more than 100 groups; the first 100 count",
+        "OIDC groups: 80 more group(s) for 'carol' not created: one sign-in creates at most 20"]
 
 
 def test_names_a_group_cannot_have_are_ignored(mirrored):
@@ -192,44 +193,76 @@ def test_a_group_made_since_the_sign_in_looked_is_taken_not_duplicated(mirrored)
     assert Group.objects.filter(name="kids").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_simultaneous_sign_ins_of_one_person_change_the_groups_once(mirrored):
-    """The second of two simultaneous sign-ins waits for the first's changes and finds nothing left
-    to do: no group joined or left twice, no row recorded twice. SQLite's write lock runs sign-ins
-    one after the other; on PostgreSQL the first is held inside its transaction while the second
-    comes (tests/e2e/test_group_sync.py runs many at once against the real processes)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's write lock serialises sign-ins: no other sign-in can run meanwhile")
-    again(mirrored, "carol", groups=["romm-viewers", "kids"])
-    browsers = [Client(), Client()]
-    callbacks = [mirrored.authorize(start(browser), "carol", groups=["romm-viewers", "family"]).replace(BASE_URL, "")
-                 for browser in browsers]
+def held_sign_ins(callbacks):
+    """Each browser calls back its ``(browser, path)`` in its own thread: the first is held inside its
+    transaction once it has written a group change, while the others come."""
     first_wrote, results = threading.Event(), {}
 
     def hold_the_first(sender, action, **kwargs):
         if action == "post_remove" and not first_wrote.is_set():
             first_wrote.set()
-            time.sleep(0.5)  # the second sign-in reaches the account meanwhile
+            time.sleep(0.5)  # the other sign-ins reach the account meanwhile
 
     def sign_in_at(index):
         if index:
             first_wrote.wait(5)
-        results[index] = browsers[index].get(callbacks[index])
+        browser, path = callbacks[index]
+        results[index] = browser.get(path)
         connection.close()
 
     m2m_changed.connect(hold_the_first, sender=User.groups.through)
     try:
-        threads = [threading.Thread(target=sign_in_at, args=(index,)) for index in (0, 1)]
+        threads = [threading.Thread(target=sign_in_at, args=(index,)) for index in range(len(callbacks))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(20)
     finally:
         m2m_changed.disconnect(hold_the_first, sender=User.groups.through)
-    assert [(results[i].status_code, results[i]["Location"]) for i in (0, 1)] == [(302, "/"), (302, "/")]
+    return [(results[index].status_code, results[index]["Location"]) for index in range(len(callbacks))]
+
+
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's write lock serialises sign-ins: no other sign-in can run meanwhile")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_sign_ins_of_one_person_change_the_groups_once(mirrored):
+    """The second of two simultaneous sign-ins waits for the first's changes and finds nothing left
+    to do: no group joined or left twice, no row recorded twice. SQLite's write lock runs sign-ins
+    one after the other; on PostgreSQL the first is held inside its transaction while the second
+    comes (tests/e2e/test_group_sync.py runs many at once against the real processes)."""
+    postgresql_only()
+    again(mirrored, "carol", groups=["romm-viewers", "kids"])
+    callbacks = []
+    for browser in (Client(), Client()):
+        location = mirrored.authorize(start(browser), "carol", groups=["romm-viewers", "family"])
+        callbacks.append((browser, location.replace(BASE_URL, "")))
+    assert held_sign_ins(callbacks) == [(302, "/"), (302, "/")]
     assert groups_of("carol") == ["family", "romm-viewers"]
     assert group_events("carol")[2:] == [("group_joined", "family", "changed", mirrored.profile),
                                          ("group_left", "kids", "changed", mirrored.profile)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_sign_ins_through_two_providers_change_the_groups_once(requests_mock, settings):
+    """Two identities of one account (two providers mirroring the same groups): the account's row,
+    not the identity's, makes the second sign-in wait for the first."""
+    postgresql_only()
+    fakes = FakeProvider(requests_mock, "authentik"), FakeProvider(requests_mock, "authelia")
+    configure_two(settings, *fakes, OIDC_ROLE_DEFAULT="viewer", OIDC_GROUPS="family,kids,romm-*")
+    for fake in fakes:
+        sign_in_with(Client(), fake, "carol", groups=["romm-viewers", "kids"])
+    callbacks = []
+    for fake, path in zip(fakes, ("/api/login/openid", "/api/login/openid/authelia")):
+        browser = Client()
+        location = fake.authorize(start(browser, path), "carol", groups=["romm-viewers", "family"])
+        callbacks.append((browser, location.replace(BASE_URL, "")))
+    assert held_sign_ins(callbacks) == [(302, "/"), (302, "/")]
+    assert groups_of("carol") == ["family", "romm-viewers"]
+    assert [(reason, detail) for reason, detail, _, _ in group_events("carol")][2:] == [
+        ("group_joined", "family"), ("group_left", "kids")]
 
 
 # --- several providers ---------------------------------------------------------------------------
