@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localdate, localtime
 
 from accounts.account_form import ShownValuesForm
+from accounts.admin_groups import ProviderGroupsMixin
 from accounts.audit import history, summaries
 from accounts.models import Identity, Role, SignInEvent, User
 from accounts.sessions.admin_views import UserSessionsMixin
@@ -75,10 +76,10 @@ def _method_label(value):
 
 
 @admin.register(User)
-class UserAdmin(UserSessionsMixin, BaseUserAdmin):
+class UserAdmin(UserSessionsMixin, ProviderGroupsMixin, BaseUserAdmin):
     form = ShownValuesForm
     list_display = ["username", "email", "role", "is_active", "providers", "last_sign_in"]
-    list_filter = ["role", "identities__provider", "is_active"]
+    list_filter = ["role", "identities__provider", "is_active", "groups"]
     search_fields = ["username", "email", "identities__subject"]
     ordering = ["username"]
     inlines = [IdentityInline]
@@ -87,6 +88,7 @@ class UserAdmin(UserSessionsMixin, BaseUserAdmin):
         "is_staff",
         "is_superuser",
         "role_explained",
+        "provider_groups",
         "last_sign_in",
         "last_login",
         "date_joined",
@@ -102,6 +104,7 @@ class UserAdmin(UserSessionsMixin, BaseUserAdmin):
                 "description": "Staff and superuser follow the role: admin has both, the other roles neither.",
             },
         ),
+        ("Groups", {"fields": ("groups", "provider_groups")}),
         ("Sign-ins", {"fields": ("last_sign_in", "last_login", "date_joined")}),
         ("Where signed in", {"fields": ("signed_in_sessions",)}),
     )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.urls import Resolver404, resolve
 
-from accounts import checks_deploy  # noqa: F401  (registers the deployment checks)
+from accounts import checks_deploy, checks_groups  # noqa: F401  (register their checks)
 from accounts.oidc.provider import providers
 
 
@@ -110,12 +110,13 @@ def _provider_problems(provider):
                 id="accounts.E007",
             )
         )
-    if provider.claim_roles and not values:
+    if provider.claim_roles and not values and not provider.role_default:
         problems.append(
             Error(
                 f"{var['CLAIM_ROLES']} is set but no OIDC_ROLE_VIEWER/EDITOR/ADMIN value is, so every "
                 "sign-in that carries the claim would be refused.",
-                hint="Set OIDC_ROLE_VIEWER (for example to *), OIDC_ROLE_EDITOR and OIDC_ROLE_ADMIN.",
+                hint="Set OIDC_ROLE_VIEWER (for example to *), OIDC_ROLE_EDITOR and OIDC_ROLE_ADMIN, "
+                "or OIDC_ROLE_DEFAULT=viewer.",
                 id="accounts.E008",
             )
         )

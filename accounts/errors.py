@@ -102,6 +102,17 @@ MESSAGES = {
         "Your {provider} groups do not give you access to this site. Ask your administrator to add "
         "you to one of the groups that grant a role here."
     ),
+    "email_domain": (
+        "Your email address at {provider} is in a domain this site does not accept ({domain}), so you were "
+        "not signed in. Sign in with an account whose email address is in an accepted domain, or ask your "
+        "administrator to add yours to OIDC_ALLOWED_EMAIL_DOMAINS."
+    ),
+    "email_domain_unproven": (
+        "This site accepts only email addresses in some domains (OIDC_ALLOWED_EMAIL_DOMAINS), and {provider} "
+        "did not send a verified email address for you, so you were not signed in. Add a verified email "
+        "address to your account in {provider}; on Authentik 2025.10 or newer the administrator must add a "
+        "scope mapping for the 'email' scope that returns \"email_verified\": True."
+    ),
     "inactive": "Your account here is deactivated. Ask an administrator to reactivate it.",
     "identity_linked_elsewhere": (
         "That {provider} sign-in already belongs to another account here, so it was not linked. "

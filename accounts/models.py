@@ -192,6 +192,7 @@ class SignInEvent(models.Model):
         DEVICE = "device", "Device sign-in"
         PAIRING = "pairing", "Pairing code"
         KEYS = "keys", "Provider keys"
+        GROUP = "group", "Group membership"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -39,6 +39,9 @@ PER_PROVIDER = (
     "SESSION_RECHECK_SECONDS",
     "SESSION_RECHECK_GRACE_SECONDS",
     "CLAIMS_PARAMETER",
+    "GROUPS",
+    "ROLE_DEFAULT",
+    "ALLOWED_EMAIL_DOMAINS",
 )
 
 
@@ -211,6 +214,12 @@ def _read_provider(env, name, base_url, first):
             "editor": env.list("ROLE_EDITOR"),
             "admin": env.list("ROLE_ADMIN"),
         },
+        # docs/groups.md: provider groups mirrored as this site's groups, the role of a person whose
+        # groups match no OIDC_ROLE_* value, and the email domains that may sign in. Their values are
+        # judged by system checks (accounts.checks), which name what to change.
+        "groups": env.list("GROUPS"),
+        "role_default": (env.str("ROLE_DEFAULT") or "").lower(),
+        "allowed_email_domains": env.list("ALLOWED_EMAIL_DOMAINS"),
         "tls_cafile": env.str("TLS_CACERTFILE"),
         "rp_initiated_logout": env.bool("RP_INITIATED_LOGOUT", False),
         "end_session_endpoint": env.str("END_SESSION_ENDPOINT"),

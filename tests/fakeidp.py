@@ -165,6 +165,7 @@ class FakeProvider:
         assert params["code_challenge_method"] == "S256" and len(params["state"]) >= 8
         code = secrets.token_urlsafe(16)
         claims = {"preferred_username": person, "nickname": person, **PEOPLE[person], **claim_changes}
+        claims = {name: value for name, value in claims.items() if value is not ...}  # ...: the claim is absent
         # The claims request parameter, kept apart from the person's claims.
         params["claims_request"] = params.pop("claims", None)
         self.codes[code] = {"person": person, "claims": claims, **params}
@@ -231,7 +232,8 @@ class FakeProvider:
             context.status_code = 400
             return {"error": "invalid_grant", "error_description": "The refresh token is invalid or revoked."}
         self.spent_refresh_tokens[token] = grant
-        grant["claims"] = {**grant["claims"], **self.person_changes.get(grant["person"], {})}
+        grant["claims"] = {name: value for name, value in {**grant["claims"], **self.person_changes.get(
+            grant["person"], {})}.items() if value is not ...}
         return self._tokens(grant, self.id_token(grant, refreshed=True))
 
     def _revoke(self, request, context):

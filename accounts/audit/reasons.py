@@ -73,6 +73,11 @@ FIXES = {
     "ambiguous_email": "Give the accounts that share the address different ones in the admin.",
     "no_role": "Add the person to a group OIDC_ROLE_ADMIN, OIDC_ROLE_EDITOR or OIDC_ROLE_VIEWER names, or "
     "check OIDC_CLAIM_ROLES.",
+    "email_domain": "If the person should sign in, add their email domain to OIDC_ALLOWED_EMAIL_DOMAINS "
+    "(docs/groups.md); the row's detail names it.",
+    "email_domain_unproven": "The provider sent no verified email for the person, which OIDC_ALLOWED_EMAIL_DOMAINS "
+    "needs: on Authentik 2025.10 or newer, the email_verified scope mapping (docs/authentik.md, step 3); "
+    "elsewhere the person adds and verifies an address at the provider.",
     "inactive": "Reactivate the account in the admin if the person should have access again.",
     "identity_linked_elsewhere": "If it was linked to the wrong account, unlink it there in the admin.",
     "already_linked_here": "The person unlinks the old sign-in on their profile first.",
@@ -103,6 +108,8 @@ FIXES = {
     "its health, or raise the grace period.",
     "recheck_unavailable": "Allow the offline_access scope for this site at the provider "
     "(docs/logout-and-sessions.md).",
+    "recheck_email_domain": "Nothing, if the person's email at the provider moved out of OIDC_ALLOWED_EMAIL_DOMAINS "
+    "on purpose; otherwise add the domain, or have the address verified at the provider (docs/groups.md).",
     "session_gone": "Nothing, if the session's provider was removed from the configuration.",
     BACKCHANNEL: "Nothing: the person signed out at the provider, or was signed out there.",
 }
@@ -138,5 +145,6 @@ def explain(reason, provider_label="the provider", app_tokens=False):
     sentence = (APP_TOKEN_ENDINGS if app_tokens and reason in APP_TOKEN_ENDINGS else SENTENCES).get(
         reason, ""
     )
-    sentence = sentence.format(provider=provider_label, error="its error code", minutes=window_minutes())
+    sentence = sentence.format(provider=provider_label, error="its error code", minutes=window_minutes(),
+                               domain="their domain")
     return sentence[:1].upper() + sentence[1:], FIXES.get(reason, UNKNOWN_FIX)

@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 WAIT_SECONDS = 2
 BACKOFF_FIRST_SECONDS = 5
 # The provider's answers that end the grant, and what the refusal says then.
-ENDED = {"code_rejected": "provider_ended", "no_role": "recheck_no_role"}
+ENDED = {"code_rejected": "provider_ended", "no_role": "recheck_no_role",
+         "email_domain": "recheck_email_domain", "email_domain_unproven": "recheck_email_domain"}
 REFUSALS = {
     "provider_ended": (
         "The identity provider no longer confirms your account (your account there may have been "
@@ -53,6 +54,11 @@ REFUSALS = {
         "Your groups at the identity provider no longer give you access to this site, so your app tokens "
         "here have been revoked. Ask your administrator to add you to one of the groups that grant a role "
         "here."
+    ),
+    "recheck_email_domain": (
+        "Your email address at the identity provider is no longer a verified address in a domain this site "
+        "accepts (OIDC_ALLOWED_EMAIL_DOMAINS), so your app tokens here have been revoked. Ask your "
+        "administrator if you should still have access."
     ),
     "recheck_unreachable": (
         "This site could not confirm your account with the identity provider for longer than it allows "
@@ -215,9 +221,10 @@ def revoke_app_tokens(request, user, reason, detail, identity=None):
 
 
 def session_ended(request, user, issuer, subject, token, reason):
-    """A session's check was refused (``provider_ended``) or found no role (``recheck_no_role``).
+    """A session's check was refused (``provider_ended``), found no role (``recheck_no_role``) or an
+    email this site no longer accepts (``recheck_email_domain``).
 
-    Groups that grant nothing end the app tokens too. A refused refresh does when the session
+    Groups that grant nothing, or the email, end the app tokens too. A refused refresh does when the session
     held the chain the app tokens are confirmed with (or the identity keeps none); otherwise the
     identity's own chain is asked at the next token use.
     """

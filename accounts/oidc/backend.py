@@ -31,7 +31,7 @@ from accounts.audit import history
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, SignInEvent, email_key
 from accounts.oidc import client as provider_client
-from accounts.oidc import idtoken, refresh_chain, userinfo
+from accounts.oidc import email_domains, groups, idtoken, refresh_chain, userinfo
 from accounts.oidc.provider import PROTOCOL_CLAIMS, Provider
 from accounts.oidc.roles import MISSING, claim_strings, claim_value, resolve_role
 
@@ -103,6 +103,7 @@ class OIDCBackend(BaseBackend):
         # The browser session this sign-in opens keeps the same refresh token (record_identity).
         self.oidc_login, self.shared = oidc_login, True
         claims = oidc_login.claims
+        self.check_email_domain(claims)
         role = resolve_role(self.provider, claims)
         for attempt in (1, 2):
             identity = self.find_identity(oidc_login.issuer, oidc_login.subject)
@@ -164,7 +165,7 @@ class OIDCBackend(BaseBackend):
         return True
 
     @staticmethod
-    def usable_email(claims):
+    def usable_email(claims, quiet=False):
         email = claims.get("email")
         if not isinstance(email, str) or not email.strip():
             return None
@@ -173,9 +174,16 @@ class OIDCBackend(BaseBackend):
             if len(email.strip()) > 254:  # the email columns' length
                 raise ValidationError("too long")
         except ValidationError:
-            logger.warning("OIDC email claim %r is not an email address; ignored", email[:100])
+            if not quiet:
+                logger.warning("OIDC email claim %r is not an email address; ignored", email[:100])
             return None
         return email.strip()
+
+    def check_email_domain(self, claims):
+        """``OIDC_ALLOWED_EMAIL_DOMAINS``: refuse an email elsewhere, or none usable (accounts.oidc.email_domains)."""
+        if self.provider.allowed_email_domains:
+            email = self.usable_email(claims, quiet=True)
+            email_domains.check(self.provider, email, email is not None and self.email_is_verified(claims), claims)
 
     # --- the policy ----------------------------------------------------------------------
     @staticmethod
@@ -184,12 +192,16 @@ class OIDCBackend(BaseBackend):
         return next(iter(Identity.objects.select_related("user").filter(issuer=issuer, subject=subject)[:1]), None)
 
     def sign_into(self, identity, claims, role):
-        """The identity's account, if active, with the role applied and the identity recorded."""
+        """The identity's account, if active, with the identity recorded and the role applied.
+
+        The identity's row first, then the account's (``update_user``, then ``sign_in``'s last_login):
+        every sign-in takes them in this order, so simultaneous ones wait for each other, never deadlock.
+        """
         user = identity.user
         if not self.user_can_authenticate(user):
             raise SignInError("inactive", f"account {user.username!r} is inactive")
-        self.update_user(user, claims, role)
         self.record_identity(identity, claims)
+        self.update_user(user, claims, role)
         return user
 
     def link_identity(self, user, oidc_login):
@@ -198,6 +210,7 @@ class OIDCBackend(BaseBackend):
         # A link opens no session: the identity alone keeps the refresh token (record_identity).
         self.oidc_login, self.shared = oidc_login, False
         issuer, subject = oidc_login.issuer, oidc_login.subject
+        self.check_email_domain(oidc_login.claims)
         try:
             with transaction.atomic():
                 identity = Identity.objects.filter(issuer=issuer, subject=subject).first()
@@ -333,16 +346,26 @@ class OIDCBackend(BaseBackend):
         return username
 
     def update_user(self, user, claims, role):
-        """Apply the role the provider grants (promotion and demotion); write only changes."""
-        if role is not None and role != user.role:
-            logger.info("OIDC role of %r changed from %s to %s by %s", user.username, user.role, role, self.provider.name)
-            detail = f"{user.role} -> {role}"
-            user.role = role
-            user.save(update_fields=["role"])
-            history.record(
-                self.request, SignInEvent.Method.ROLE, SignInEvent.Outcome.CHANGED, user=user,
-                reason="provider_groups", detail=detail, provider=self.provider.name, subject=str(claims.get("sub", "")),
-            )
+        """Apply the role the provider grants (promotion and demotion) and the groups it mirrors
+        (accounts.oidc.groups); write only changes, holding the account's row, so simultaneous
+        sign-ins of one person change it one after the other, each seeing what the previous wrote."""
+        names = groups.wanted(self.provider, claims)
+        if (role is None or role == user.role) and not groups.plan(self.provider, user, names):
+            return user
+        subject = str(claims.get("sub", ""))
+        with transaction.atomic():
+            current = self.UserModel.objects.select_for_update().values_list("role", flat=True).get(pk=user.pk)
+            if role is not None and role != current:
+                logger.info("OIDC role of %r changed from %s to %s by %s", user.username, current, role,
+                            self.provider.name)
+                user.role = role
+                user.save(update_fields=["role"])
+                history.record(
+                    self.request, SignInEvent.Method.ROLE, SignInEvent.Outcome.CHANGED, user=user,
+                    reason="provider_groups", detail=f"{current} -> {role}", provider=self.provider.name,
+                    subject=subject,
+                )
+            groups.apply(self.request, self.provider, user, names, subject)
         return user
 
     def record_identity(self, identity, claims):

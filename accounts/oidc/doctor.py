@@ -16,6 +16,7 @@ from accounts.errors import SignInError
 from accounts.oidc import client as provider_client
 from accounts.oidc import discovery
 from accounts.oidc.advice import EMAIL_VERIFIED_FIX, UNREACHABLE
+from accounts.oidc.doctor_claims import configuration as groups_configuration
 from accounts.oidc.idtoken import HMAC_ALGORITHMS, KEY_TYPES
 from accounts.oidc.provider import providers
 
@@ -87,6 +88,8 @@ def diagnose(provider):
         )
     )
     findings.append(finding("info", "scopes", f"Scopes requested: {provider.scope_string(document)}."))
+    if groups_configuration(provider):
+        findings.append(finding("info", "groups", groups_configuration(provider)))
     return findings
 
 

@@ -50,6 +50,9 @@ class Provider:
     username_attribute: str = "preferred_username"
     claim_roles: str | None = None
     role_values: dict = field(default_factory=dict)
+    groups: list = field(default_factory=list)  # OIDC_GROUPS patterns (accounts.oidc.groups)
+    role_default: str = ""
+    allowed_email_domains: list = field(default_factory=list)
     tls_cafile: str | None = None
     rp_initiated_logout: bool = False
     end_session_endpoint: str | None = None

@@ -72,10 +72,18 @@ REFUSALS = {
         "no refresh token to do that, so your session has ended. Sign in again; the administrator should "
         "allow the offline_access scope for this site at the provider."
     ),
+    "recheck_email_domain": (
+        "Your email address at the identity provider is no longer a verified address in a domain this site "
+        "accepts (OIDC_ALLOWED_EMAIL_DOMAINS), so your session has ended. Ask your administrator if you "
+        "should still have access."
+    ),
     "session_gone": "Your session here has ended. Sign in again to continue.",
 }
 # What a refused refresh (a SignInError reason) means for the session.
-REFUSED = {"code_rejected": "provider_ended", "client_rejected": "recheck_client", "no_role": "recheck_no_role"}
+REFUSED = {"code_rejected": "provider_ended", "client_rejected": "recheck_client", "no_role": "recheck_no_role",
+           "email_domain": "recheck_email_domain", "email_domain_unproven": "recheck_email_domain"}
+# Endings that reach the person's app tokens too (accounts.oidc.app_recheck.session_ended).
+REACH_APP_TOKENS = ("recheck_no_role", "provider_ended", "recheck_email_domain")
 
 
 # --- at sign-in ----------------------------------------------------------------------------
@@ -200,8 +208,9 @@ def _apply(request, provider, facts, tokens):
 
 
 def apply_refreshed(request, provider, user, issuer, subject, tokens):
-    """Validate refreshed tokens of ``(issuer, subject)`` and apply the role to ``user`` again,
-    through the sign-in policy's own steps (a session's check, or an app token's: accounts.oidc.app_recheck)."""
+    """Validate refreshed tokens of ``(issuer, subject)`` and apply the email domains, the role and the
+    mirrored groups to ``user`` again, through the sign-in policy's own steps (a session's check, or an
+    app token's: accounts.oidc.app_recheck)."""
     if tokens.get("id_token"):
         payload = idtoken.validate_refreshed_id_token(provider, tokens["id_token"], subject)
         if payload["iss"] != issuer:
@@ -211,11 +220,12 @@ def apply_refreshed(request, provider, user, issuer, subject, tokens):
         payload = {"iss": issuer, "sub": subject}
     backend = OIDCBackend(provider=provider, request=request)
     claims = backend.get_userinfo(tokens["access_token"], tokens.get("id_token"), payload, refreshed=True)
+    backend.check_email_domain(claims)
     role = resolve_role(provider, claims)
-    backend.update_user(user, claims, role)
     identity = Identity.objects.filter(issuer=issuer, subject=subject, user=user).first()
     if identity is not None:
         backend.record_identity(identity, claims)
+    backend.update_user(user, claims, role)  # after the identity's row, as a sign-in (OIDCBackend.sign_into)
 
 
 def _failed(request, provider, facts, now, error):
@@ -251,7 +261,7 @@ def _ended(request, provider, facts, reason, detail):
     Groups that now grant nothing, or a refused grant, also reach the person's app tokens
     (accounts.oidc.app_recheck): they would otherwise keep the role the provider just took away.
     """
-    if reason in ("recheck_no_role", "provider_ended"):
+    if reason in REACH_APP_TOKENS:
         app_recheck.session_ended(request, request.user, facts.get("issuer", ""), facts.get("subject", ""),
                                   sealed.unseal(facts.get("refresh_token")), reason)
     history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, user=request.user,

@@ -4,6 +4,8 @@ from accounts.errors import SignInError
 from accounts.models import Role
 
 MISSING = object()
+# The roles OIDC_ROLE_DEFAULT may give: never admin (accounts.checks refuses anything else at start-up).
+DEFAULT_ROLES = (Role.VIEWER, Role.EDITOR)
 
 
 def claim_value(claims, path):
@@ -30,7 +32,8 @@ def claim_strings(value):
 def resolve_role(provider, claims):
     """The highest role the claims grant; None when role mapping is off or the claim is absent.
 
-    Raises ``SignInError("no_role")`` when the claim is present but grants nothing.
+    A claim present that matches no ``OIDC_ROLE_*`` value grants ``OIDC_ROLE_DEFAULT`` when set;
+    without it, ``SignInError("no_role")``.
     """
     if not provider.claim_roles:
         return None
@@ -42,4 +45,6 @@ def resolve_role(provider, claims):
         wanted = provider.role_values.get(role) or []
         if held & set(wanted) or (role == Role.VIEWER and "*" in wanted):
             return role
+    if provider.role_default in DEFAULT_ROLES:
+        return provider.role_default
     raise SignInError("no_role", f"claim {provider.claim_roles}={sorted(held)!r} matches no OIDC_ROLE_* value")

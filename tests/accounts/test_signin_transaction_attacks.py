@@ -206,14 +206,15 @@ def test_a_retried_sign_in_transaction_signs_in_once_with_one_index_row(idp, bro
 
 # --- the account or identity changes while the sign-in runs ---------------------------------
 def during_sign_in(monkeypatch, action):
-    """Run ``action(user)`` inside the sign-in, after the account's checks, before the session."""
-    update_user = OIDCBackend.update_user
+    """Run ``action(user)`` inside the sign-in, after the account's checks, before its identity is
+    recorded (the first write of a returning sign-in) and the session opened."""
+    record_identity = OIDCBackend.record_identity
 
-    def patched(self, user, claims, role):
-        action(user)
-        return update_user(self, user, claims, role)
+    def patched(self, identity, claims):
+        action(identity.user)
+        return record_identity(self, identity, claims)
 
-    monkeypatch.setattr(OIDCBackend, "update_user", patched)
+    monkeypatch.setattr(OIDCBackend, "record_identity", patched)
 
 
 @pytest.mark.django_db(transaction=True)

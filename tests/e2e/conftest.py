@@ -186,6 +186,24 @@ def two_providers():
     started.stop()
 
 
+# The recheck interval of the ``following`` stacks.
+RECHECK_SECONDS = 1
+
+
+@pytest.fixture(scope="session", params=["authentik", "authelia"])
+def following(request):
+    """A site with OIDC_SESSION_RECHECK_SECONDS=1 that mirrors the romm-* and staff groups, and a
+    provider configured for refresh tokens; one stack per profile, shared by the recheck, app
+    recheck and group tests."""
+    started = Stack(
+        request.param,
+        {"OIDC_SESSION_RECHECK_SECONDS": str(RECHECK_SECONDS), "OIDC_GROUPS": "romm-*,staff"},
+        provider_args=["--offline-access", "--backchannel-logout-uri", "{site}/api/oauth/backchannel-logout"],
+    )
+    yield started
+    started.stop()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Headless Debian Chromium through Playwright, or a skip that says how to enable it."""

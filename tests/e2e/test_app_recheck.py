@@ -12,27 +12,14 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import RECHECK_SECONDS as INTERVAL
 from tests.e2e.test_http_flow import sign_in
 from tests.e2e.test_recheck import at_provider, token_requests
 
 pytestmark = pytest.mark.e2e
 
-INTERVAL = 1
 GONE = "The identity provider no longer confirms your account"
 SCOPES = ["me.read", "platforms.read", "platforms.write"]
-
-
-@pytest.fixture(scope="module", params=["authentik", "authelia"])
-def following(request):
-    """A site with OIDC_SESSION_RECHECK_SECONDS=1, and a provider configured for refresh tokens."""
-    started = Stack(
-        request.param,
-        {"OIDC_SESSION_RECHECK_SECONDS": str(INTERVAL)},
-        provider_args=["--offline-access", "--backchannel-logout-uri", "{site}/api/oauth/backchannel-logout"],
-    )
-    yield started
-    started.stop()
 
 
 def csrf(browser):

@@ -7,25 +7,12 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import RECHECK_SECONDS as INTERVAL
 from tests.e2e.test_http_flow import sign_in
 
 pytestmark = pytest.mark.e2e
 
-INTERVAL = 1
 ENDED = "The identity provider no longer confirms your sign-in"
-
-
-@pytest.fixture(scope="module", params=["authentik", "authelia"])
-def following(request):
-    """A site with OIDC_SESSION_RECHECK_SECONDS=1, and a provider configured for refresh tokens."""
-    started = Stack(
-        request.param,
-        {"OIDC_SESSION_RECHECK_SECONDS": str(INTERVAL)},
-        provider_args=["--offline-access", "--backchannel-logout-uri", "{site}/api/oauth/backchannel-logout"],
-    )
-    yield started
-    started.stop()
 
 
 def at_provider(stack, username, action, groups=()):
