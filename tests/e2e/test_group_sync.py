@@ -130,3 +130,39 @@ def test_a_group_removed_at_the_provider_is_left_at_the_next_app_token_use(follo
         assert me(following, raw).json()["role"] == "admin"
     finally:
         at_provider(following, "alice", "groups", ["romm-admins"])
+
+
+def test_a_platform_seen_through_a_provider_group_leaves_every_app_at_the_next_recheck(following):
+    """Groups decide what people see, at once and everywhere: a platform restricted to ``staff``
+    shows in frank's app token and device while the provider has him in ``staff``, and both lose
+    it (list and detail alike) at their next request after the interval, with no new sign-in."""
+    stamp = time.monotonic_ns()
+    name = f"Staff picks {stamp}"
+    pk = int(site_query(following, (
+        "from django.contrib.auth.models import Group; from library.models import Platform; "
+        "group, _ = Group.objects.get_or_create(name='staff'); "
+        f"platform = Platform.objects.create(name={name!r}, slug='staff-{stamp}'); "
+        "platform.groups.add(group); print(platform.pk)"
+    )))
+
+    def seen(token):
+        headers = {"Authorization": f"Bearer {token}"}
+        listed = requests.get(f"{following.url}/api/platforms", headers=headers, timeout=20)
+        detail = requests.get(f"{following.url}/api/platforms/{pk}", headers=headers, timeout=20)
+        assert listed.status_code == 200 and detail.status_code in (200, 404)
+        in_list = name in {platform["name"] for platform in listed.json()}
+        assert in_list == (detail.status_code == 200)
+        return in_list
+
+    try:
+        at_provider(following, "frank", "groups", ["romm-viewers", "staff"])
+        _, raw, device = apps_only(following, "frank")
+        assert seen(raw) and seen(device)
+        at_provider(following, "frank", "groups", ["romm-viewers"])
+        time.sleep(RECHECK_SECONDS + 0.2)
+        assert not seen(device)  # the first use after the interval rechecks, then applies the groups
+        assert not seen(raw)
+        assert "staff" not in site_groups(following, "frank")["groups"]
+    finally:
+        at_provider(following, "frank", "groups", ["romm-viewers"])
+        site_query(following, f"from library.models import Platform; Platform.objects.filter(pk={pk}).delete(); print(1)")
