@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from accounts import group_reports
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, email_key
-from accounts.oidc import groups
+from accounts.oidc import groups, userinfo
 from accounts.oidc.backend import OIDCBackend
 from accounts.oidc.provider import PROTOCOL_CLAIMS
 from accounts.oidc.roles import MISSING, claim_value, resolve_role
@@ -37,7 +37,10 @@ def read_claims(texts):
         if index and claims:
             found = {name: value for name, value in found.items() if name not in PROTOCOL_CLAIMS}
         claims.update(found)
-    return claims
+    try:
+        return userinfo.readable(claims)
+    except SignInError:
+        raise ClaimsUnreadable("a claim holds an unpaired surrogate (\\ud800-\\udfff), which is not text") from None
 
 
 def last_seen(user, provider):

@@ -103,7 +103,8 @@ def test_no_group_claim_leaves_the_groups_as_they_are(site, tmp_path):
 
 
 @pytest.mark.parametrize("text, words", [("hello", "neither a JSON object nor a token"), ("{nope", "not valid JSON"),
-                                         ("[1, 2]", "not an object of claims"), ("a.b.c", "not base64 JSON")])
+                                         ("[1, 2]", "not an object of claims"), ("a.b.c", "not base64 JSON"),
+                                         ('{"sub": "x", "groups": ["romm-kids\\ud800"]}', "unpaired surrogate")])
 def test_unreadable_claims_are_a_sentence_not_a_traceback(site, tmp_path, text, words):
     with pytest.raises(CommandError, match=words):
         call_command("oidc_doctor", *pasted(tmp_path, text))

@@ -308,6 +308,17 @@ def test_an_app_token_recheck_leaves_a_group_removed_at_the_provider(rechecked):
     assert group_events("carol")[-1] == ("group_left", "kids", "changed", rechecked.profile)
 
 
+def test_a_recheck_whose_claims_are_no_text_ends_the_session_and_changes_nothing(rechecked):
+    """A name with half of a surrogate pair ("\\ud800") is valid JSON but no text: no database stores it."""
+    browser = Client(raise_request_exception=False)
+    sign_in(browser, rechecked, "carol", groups=["romm-viewers", "kids"])
+    rechecked.change("carol", groups=["romm-viewers", "romm-kids\ud800"])
+    with later(INTERVAL + 1):
+        assert browser.get("/api/users/me").status_code == 401
+    assert groups_of("carol") == ["kids", "romm-viewers"] and Group.objects.count() == 2
+    assert SignInEvent.objects.filter(reason="recheck_invalid", outcome="refused").count() == 1
+
+
 def test_a_recheck_that_changes_nothing_writes_nothing(client, rechecked):
     sign_in(client, rechecked, "carol", groups=["romm-viewers", "kids"])
     events = SignInEvent.objects.count()

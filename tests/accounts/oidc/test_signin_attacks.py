@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 import requests
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import Identity, Role, Session, SignInEvent, User
@@ -819,6 +820,28 @@ def test_overlong_verified_email_neither_crashes_nor_is_stored_truncated(client,
     for stored in [*User.objects.values_list("email", flat=True), *Identity.objects.values_list("email", flat=True)]:
         assert len(stored) <= 254, "an email longer than its column was written"
         assert stored == "" or stored == email
+
+
+# JSON's \\u escapes can spell half of a UTF-16 surrogate pair ("\\ud800"): valid JSON, a Python str,
+# but no text: UTF-8 cannot encode it, so SQLite's driver and PostgreSQL (jsonb, varchar) refuse it.
+NOT_TEXT = "\ud800"
+
+
+@pytest.mark.parametrize(
+    "person, claims",
+    [
+        ("carol", {"groups": ["romm-viewers", f"romm-kids{NOT_TEXT}"]}),  # a mirrored group's name
+        ("carol", {"groups": ["romm-viewers", f"movie-night{NOT_TEXT}"]}),  # a name no pattern matches
+        ("dave", {"given_name": f"Dave{NOT_TEXT}", "groups": ["romm-viewers"]}),  # a new account's name
+    ],
+    ids=["mirrored-group", "other-group", "given-name"],
+)
+def test_a_claim_that_is_no_text_is_refused_not_a_crash(person, claims, client, victim, settings, caplog):
+    configure(settings, victim, OIDC_GROUPS="romm-*")
+    before, groups = snapshot(), Group.objects.count()
+    response = sign_in(client, victim, person, **claims)
+    assert_refused(client, victim, response, caplog, "bad_response", "cannot read", before)
+    assert Group.objects.count() == groups == 0
 
 
 def test_successful_sign_in_logs_no_credentials(client, idp, caplog):
