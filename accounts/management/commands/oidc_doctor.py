@@ -16,6 +16,13 @@ from accounts.oidc.doctor_claims import ClaimsUnreadable, last_seen, preview, re
 from accounts.oidc.provider import get_provider, provider_for_issuer
 
 
+def printable(text):
+    """``text`` as the terminal should show it: what a pasted token says is the provider's text, so a
+    character that is not printable (an escape sequence's ESC, a right-to-left override) is shown as
+    its escape (``\\x1b``), never sent to the terminal to act on."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
 class Command(BaseCommand):
     help = (
         "Contact each configured OpenID provider (discovery and signing keys, fetched fresh with the site's TLS "
@@ -99,7 +106,9 @@ class Command(BaseCommand):
             raise CommandError(f"The sign-in would be refused ({verdict['refused']}).", returncode=1)
 
     def _print_preview(self, verdict):
-        out = self.stdout.write
+        def out(line, style=str):
+            self.stdout.write(style(printable(line)))
+
         out(f"A sign-in through {verdict['provider']!r} of subject {verdict['subject']} "
             f"({verdict.get('source') or 'the token is not checked here'})")
         reached = {"identity": "the account it is linked to", "email": "the account with this confirmed email, "
@@ -122,9 +131,9 @@ class Command(BaseCommand):
         for line in verdict["sees"]:
             out(f"  sees:     {line}")
         for note in verdict["notes"]:
-            out(self.style.WARNING(f"  note:     {note}"))
+            out(f"  note:     {note}", self.style.WARNING)
         if verdict["refused"]:
-            out(self.style.ERROR(f"Refused: {verdict['refused']}."))
+            out(f"Refused: {verdict['refused']}.", self.style.ERROR)
         else:
             out("Would sign in.")
 

@@ -110,6 +110,16 @@ def test_unreadable_claims_are_a_sentence_not_a_traceback(site, tmp_path, text, 
         call_command("oidc_doctor", *pasted(tmp_path, text))
 
 
+def test_what_the_claims_say_reaches_the_terminal_as_text_not_as_control_sequences(site, tmp_path):
+    """A pasted token is the provider's text: an escape sequence in it (ESC [2J clears the screen;
+    OSC 52 writes the clipboard) or a right-to-left override is printed escaped, not obeyed."""
+    claims = claims_of(site, "erin", sub="erin\x1b[2J\x1b]52;c;ZXZpbA==\x07", iss=f"{site.issuer}\x1b[8m",
+                       groups=["romm-kids\u202egnp.exe"])
+    _, out = doctor(*pasted(tmp_path, claims))
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "subject erin\\x1b[2J\\x1b]52;c;ZXZpbA==\\x07 " in out and "join:     romm-kids\\u202egnp.exe" in out
+
+
 def test_the_live_report_summarises_groups_and_domains(site):
     _, found = findings()
     assert "groups matching kids, romm-* are mirrored from the groups claim" in found["groups"]["message"]
