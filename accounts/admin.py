@@ -213,6 +213,11 @@ class UserAdmin(UserSessionsMixin, ProviderGroupsMixin, BaseUserAdmin):
     # --- saving the form --------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         if change:
+            # Its identities' rows, then its own, before anything is written: the order in which a sign-in
+            # and a recheck take them (OIDCBackend.sign_into, then update_user's groups), so a save that
+            # unlinks an identity or changes groups meanwhile waits for them instead of deadlocking.
+            list(obj.identities.select_for_update().order_by("pk").values_list("pk", flat=True))
+            list(type(obj).objects.select_for_update().filter(pk=obj.pk).values_list("pk", flat=True))
             # Only what this page changed is written: a deactivation or a role change made
             # elsewhere after the page was shown stands (and the receivers of the save see the
             # account as it is, not as the page showed it).

@@ -334,3 +334,100 @@ def test_group_changes_are_not_counted_as_sign_ins(mirrored):
     assert [entry["total"] for entry in found["sign_ins"]["by_way_in"]] == [1]
     assert [entry["total"] for entry in found["sign_ins"]["by_outcome"]] == [1]
     assert found["refusals"] == [] and found["sessions_ended"] == []
+
+
+# --- a sign-in and an administrator's edit of the same account -------------------------------------
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", [{"role": "editor"}, {"groups": []}], ids=["role", "groups"])
+def test_an_admin_edit_that_unlinks_during_a_sign_in_waits_for_it_instead_of_deadlocking(mirrored, monkeypatch,
+                                                                                          change):
+    """The sign-in takes the identity's row, then the account's (OIDCBackend.sign_into); an administrator's
+    save that changes the account (its role, or its groups) and unlinks that identity must take them in
+    the same order, or each waits for the other and PostgreSQL ends one of them with an error (a 500)."""
+    postgresql_only()
+    from accounts.oidc.backend import OIDCBackend
+    from tests.accounts.test_admin import change_form_data
+
+    again(mirrored, "carol", groups=["romm-viewers", "kids"])
+    carol = User.objects.get(username="carol")
+    admin = Client(raise_request_exception=False)
+    admin.force_login(User.objects.create_user("root", email="root@example.com", role="admin"))
+    form = change_form_data(admin, carol, delete_identities=list(carol.identities.all()),
+                            **{"groups": list(carol.groups.values_list("pk", flat=True)), **change})
+    browser = Client(raise_request_exception=False)
+    callback = mirrored.authorize(start(browser), "carol", groups=["romm-viewers"]).replace(BASE_URL, "")
+    identity_written, results = threading.Event(), {}
+    update_user = OIDCBackend.update_user
+
+    def held(self, *args):
+        identity_written.set()
+        time.sleep(0.5)  # the administrator's save reaches the account meanwhile
+        return update_user(self, *args)
+
+    def run(name, call):
+        results[name] = call()
+        connection.close()
+
+    monkeypatch.setattr(OIDCBackend, "update_user", held)
+    threads = [threading.Thread(target=run, args=("sign-in", lambda: browser.get(callback))),
+               threading.Thread(target=run, args=("admin", lambda: identity_written.wait(5)
+                                                  and admin.post(f"/admin/accounts/user/{carol.pk}/change/", form)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert (results["sign-in"].status_code, results["sign-in"]["Location"]) == (302, "/")
+    assert results["admin"].status_code == 302
+    carol.refresh_from_db()
+    assert not carol.identities.exists() and browser.get("/api/users/me").status_code == 401
+    assert carol.role == change.get("role", "viewer")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("by", ["sign-in", "recheck"])
+def test_an_admin_edit_of_the_groups_while_the_provider_changes_them_waits_for_it(rechecked, by):
+    """Both change the same memberships: the sign-in (or the session's recheck) holds the account's row
+    while it does, so the administrator's save must wait for that row too, or each waits for the
+    other's memberships and PostgreSQL ends one of them with an error (a 500)."""
+    postgresql_only()
+    from tests.accounts.test_admin import change_form_data
+
+    browser = again(rechecked, "carol", groups=["romm-viewers", "kids"])
+    browser.raise_request_exception = False
+    carol, family = User.objects.get(username="carol"), Group.objects.create(name="family")
+    admin = Client(raise_request_exception=False)
+    admin.force_login(User.objects.create_user("root", email="root@example.com", role="admin"))
+    wanted = list(Group.objects.filter(name__in=["romm-viewers", "family"]).values_list("pk", flat=True))
+    form = change_form_data(admin, carol, groups=wanted)
+    if by == "sign-in":
+        browser = Client(raise_request_exception=False)
+        path = rechecked.authorize(start(browser), "carol", groups=["romm-viewers", "family"]).replace(BASE_URL, "")
+    else:
+        rechecked.change("carol", groups=["romm-viewers", "family"])
+        path = "/api/users/me"
+    joined, results = threading.Event(), {}
+
+    def hold_the_provider(sender, action, **kwargs):
+        if action == "post_add" and threading.current_thread().name == by:
+            joined.set()
+            time.sleep(0.5)  # the administrator's save reaches the memberships meanwhile
+
+    def run(call):
+        results[threading.current_thread().name] = call()
+        connection.close()
+
+    m2m_changed.connect(hold_the_provider, sender=User.groups.through)
+    try:
+        with later(INTERVAL + 1):
+            threads = [threading.Thread(target=run, name=by, args=(lambda: browser.get(path),)),
+                       threading.Thread(target=run, name="admin", args=(lambda: joined.wait(5) and admin.post(
+                           f"/admin/accounts/user/{carol.pk}/change/", form),))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(20)
+    finally:
+        m2m_changed.disconnect(hold_the_provider, sender=User.groups.through)
+    assert joined.is_set() and results[by].status_code in (200, 302) and results[by].get("Location", "/") == "/"
+    assert results["admin"].status_code == 302
+    assert groups_of("carol") == ["family", "romm-viewers"] and family.pk in wanted
