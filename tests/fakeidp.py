@@ -320,9 +320,9 @@ def logout_token(fake, person, sid=True, sub=True, key=None, **changes):
         "events": {BACKCHANNEL_EVENT: {}},
     }
     if sid:
-        claims["sid"] = "sid-" + person
+        claims["sid"] = sid if isinstance(sid, str) else "sid-" + person
     if sub:
-        claims["sub"] = fake.subject(person)
+        claims["sub"] = sub if isinstance(sub, str) else fake.subject(person)
     for name, value in changes.items():
         if value is ...:
             claims.pop(name, None)

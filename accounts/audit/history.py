@@ -9,8 +9,12 @@ from romm_site.addresses import client_address
 
 
 def _text(value, limit):
-    """``value`` cut to its column, without NUL (which PostgreSQL refuses in text)."""
-    return (value or "").replace("\x00", "")[:limit]
+    """``value`` cut to its column, without NUL (which PostgreSQL refuses in text) and with any
+    half of a surrogate pair (which no database encodes) written as its escape."""
+    text = (value or "").replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:limit]
 
 
 def record(request, method, outcome, *, user=None, username="", reason="", detail="", provider="", subject="",

@@ -146,14 +146,14 @@ class OIDCBackend(BaseBackend):
         claims = dict(payload)
         stale = refreshed and self.provider.metadata().get("claims_parameter_supported") is True
         if not stale and all(claim_value(claims, name) is not MISSING for name in self.provider.needed_claims()):
-            return userinfo.readable(claims)
+            return idtoken.readable(claims)
         if not access_token or not userinfo.has_userinfo(self.provider):
-            return userinfo.readable(claims)
+            return idtoken.readable(claims)
         answer = userinfo.fetch_userinfo(self.provider, access_token)
         if answer.get("sub") != payload["sub"]:
             raise SignInError("userinfo_mismatch", "userinfo sub differs from the ID token's sub")
         claims.update({name: value for name, value in answer.items() if name not in PROTOCOL_CLAIMS})
-        return userinfo.readable(claims)
+        return idtoken.readable(claims)
 
     def email_is_verified(self, claims):
         """False when the provider says so, or lists the claim and does not say exactly true."""

@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from accounts import group_reports
 from accounts.errors import SignInError
 from accounts.models import Identity, Role, email_key
-from accounts.oidc import groups, userinfo
+from accounts.oidc import groups, idtoken
 from accounts.oidc.backend import OIDCBackend
 from accounts.oidc.provider import PROTOCOL_CLAIMS
 from accounts.oidc.roles import MISSING, claim_value, resolve_role
@@ -38,7 +38,7 @@ def read_claims(texts):
             found = {name: value for name, value in found.items() if name not in PROTOCOL_CLAIMS}
         claims.update(found)
     try:
-        return userinfo.readable(claims)
+        return idtoken.readable(claims)
     except SignInError:
         raise ClaimsUnreadable("a claim holds an unpaired surrogate (\\ud800-\\udfff), which is not text") from None
 

@@ -71,6 +71,25 @@ def validate_userinfo_jwt(provider, token):
     )
 
 
+def readable(claims, reason="bad_response"):
+    """``claims``, unless a string in them is no text: half of a UTF-16 surrogate pair (``"\\ud800"``),
+    which JSON's escapes can spell and Python decodes, but which UTF-8 cannot encode, so no database
+    stores it (SQLite's driver and PostgreSQL refuse the write: a crash, not a refusal)."""
+    pending = [claims]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise SignInError(reason, "a claim holds an unpaired surrogate (\\ud800-\\udfff)") from None
+    return claims
+
+
 def decode(provider, token, require, optional_iss_aud=False, types=("jwt", "application/jwt"),
            algorithms_key="id_token_signing_alg_values_supported"):
     """The claims of ``token`` once its algorithm, type, signature, issuer, audience and times pass."""
@@ -107,6 +126,7 @@ def decode(provider, token, require, optional_iss_aud=False, types=("jwt", "appl
         )
     except jwt.PyJWTError as exc:
         raise SignInError("invalid_token", f"{type(exc).__name__}: {exc}") from None
+    readable(claims)
     _check_audience(provider, claims)
     subject = claims.get("sub")
     if "sub" in require and (

@@ -5,25 +5,6 @@ from accounts.oidc import client as provider_client
 from accounts.oidc import idtoken
 
 
-def readable(claims):
-    """``claims``, unless a string in them is no text: half of a UTF-16 surrogate pair (``"\\ud800"``),
-    which JSON's escapes can spell and Python decodes, but which UTF-8 cannot encode, so no database
-    stores it (SQLite's driver and PostgreSQL refuse the write: a crash, not a refusal)."""
-    pending = [claims]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending += [*value.keys(), *value.values()]
-        elif isinstance(value, list):
-            pending += value
-        elif isinstance(value, str) and not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise SignInError("bad_response", "a claim holds an unpaired surrogate (\\ud800-\\udfff)") from None
-    return claims
-
-
 def has_userinfo(provider):
     return bool(provider.metadata().get("userinfo_endpoint"))
 

@@ -115,3 +115,16 @@ def test_a_recheck_that_finds_its_session_gone_records_why(client, authentik, se
         authentik.profile,
         "the session is no longer indexed",
     )
+
+
+def test_text_no_database_can_store_is_kept_as_its_escape(rf):
+    """Whatever a provider or a client sends into a history row (a detail, a user agent) is stored,
+    a half surrogate pair and a NUL included, instead of the write failing."""
+    from accounts.audit import history
+
+    request = rf.get("/", HTTP_USER_AGENT="Agent\ud800/1.0")
+    history.record(request, SignInEvent.Method.OIDC, SignInEvent.Outcome.REFUSED, reason="bad_response",
+                   detail="error_description \udfff\x00 from the provider", username="b\ud800b")
+    row = SignInEvent.objects.get()
+    assert row.detail == "error_description \\udfff from the provider"
+    assert row.user_agent == "Agent\\ud800/1.0" and row.username == "b\\ud800b"

@@ -149,6 +149,10 @@ BAD_TOKENS = {
     "no jti": lambda f: logout_token(f, "carol", jti=...),
     "unknown issuer": lambda f: logout_token(f, "carol", iss="https://evil.example"),
     "not a jwt": lambda f: "not-a-jwt",
+    # Half of a UTF-16 surrogate pair: JSON spells it, Python decodes it, no database stores it.
+    "sid no text": lambda f: logout_token(f, "carol", sid="sid-\ud800"),
+    "sub no text": lambda f: logout_token(f, "carol", sid=False, sub="\udfff"),
+    "jti no text": lambda f: logout_token(f, "carol", jti="j-\ud800"),
 }
 
 
