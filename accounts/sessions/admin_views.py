@@ -98,10 +98,10 @@ class SessionAdmin(admin.ModelAdmin):
                                        lambda value: False)
         return checkbox.render(helpers.ACTION_CHECKBOX_NAME, session.public_id)
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, action_location=None):
         """Run the chosen action on the sessions whose public ids were ticked (Django's own
-        selects by primary key, which this list never shows)."""
-        actions = self.get_actions(request)
+        selects by primary key, which this list never shows). Django 6.1 passes action_location."""
+        actions = self.get_actions(request, action_location)
         try:
             index = int(request.POST.get("index", 0))
         except ValueError:
