@@ -114,7 +114,9 @@ class SessionAdmin(admin.ModelAdmin):
         if request.POST.get("select_across") != "1":
             ticked = [value for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if PUBLIC_ID.fullmatch(value)]
             queryset = queryset.filter(public_id__in=ticked)
-        response = actions[name][0](self, request, queryset)
+        action = actions[name]
+        run = getattr(action, "func", None) or action[0]  # Django 6.1's Action, or 5.2's tuple
+        response = run(self, request, queryset)
         return response or HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description="End selected sessions", permissions=["delete"])
