@@ -20,6 +20,10 @@ def test_the_page_lists_the_persons_tokens_and_devices_with_their_revoke_buttons
     apps = html.split('id="apps"')[1]
     assert "Phone" in apps and "Deck" in apps and "grout" in apps and "Vera" not in apps
     assert apps.count(">Revoke</button>") == 2 and apps.count(">Remove</button>") == 1
+    # Each button's form comes back here; the profile's own device list goes back to the profile.
+    assert apps.count('name="back" value="sessions"') == 3
+    profile = signed_in(frank).get("/profile").content.decode()
+    assert ">Remove</button>" in profile and 'name="back"' not in profile
 
 
 def test_revoking_from_the_page_leads_back_to_it(frank):
