@@ -10,6 +10,8 @@ is what follows the address's last ``@``: in ``"a@example.com"@evil.example`` it
 ``evil.example``.
 """
 
+import functools
+
 import idna
 
 from accounts.errors import SignInError
@@ -19,6 +21,7 @@ def _ascii_lower(text):
     return "".join(char.lower() if char.isascii() else char for char in text)
 
 
+@functools.lru_cache(maxsize=256)
 def normalise_entry(entry):
     """An ``OIDC_ALLOWED_EMAIL_DOMAINS`` entry as addresses are compared with it, or None when it
     is not a domain name (accounts.checks says so at start-up)."""

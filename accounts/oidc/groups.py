@@ -13,6 +13,7 @@ only the first ``MAX_GROUPS`` matching names count, and one sign-in creates at m
 ``MAX_CREATED`` groups.
 """
 
+import functools
 import logging
 import unicodedata
 from dataclasses import dataclass, field
@@ -49,8 +50,10 @@ def matches(patterns, name):
     return _matcher(tuple(patterns))(name)
 
 
+@functools.lru_cache(maxsize=64)
 def _matcher(patterns):
-    """``name -> bool`` for ``patterns``; a pattern the system check refuses matches nothing."""
+    """``name -> bool`` for ``patterns``, built once per configuration; a pattern the system check
+    refuses matches nothing."""
     usable = [pattern for pattern in patterns if not pattern_problem(pattern)]
     exact = {pattern for pattern in usable if not pattern.endswith("*")}
     prefixes = tuple(pattern[:-1] for pattern in usable if pattern.endswith("*"))
