@@ -11,6 +11,8 @@ Authelia 4.39 only into userinfo (token + userinfo), unless the authorization re
 in the claims parameter (OpenID Connect Core 5.5), which it advertises
 (``claims_parameter_supported``) and honours as far as the granted scopes allow (one request).
 ``--ignore-claims-parameter`` makes an Authelia-like provider that advertises it but ignores it.
+``--handshake-ms`` makes a new connection's first answer wait that much longer, as the TCP (and
+TLS) handshakes across a network do; a kept-alive connection's answers do not.
 """
 
 import argparse
@@ -43,8 +45,8 @@ def person_claims(person):
 
 
 class Provider:
-    def __init__(self, base, profile, delay, ignore_claims_parameter=False):
-        self.profile, self.delay = profile, delay
+    def __init__(self, base, profile, delay, ignore_claims_parameter=False, handshake=0.0):
+        self.profile, self.delay, self.handshake = profile, delay, handshake
         self.ignore_claims_parameter = ignore_claims_parameter
         self.issuer = f"{base}/application/o/romm/" if profile == "authentik" else base
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -126,9 +128,17 @@ class Provider:
 def handler_for(provider):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave at once, as a real server sends them: http.server writes them
+        # apart, and on a kept-alive connection Nagle's algorithm then holds the body back until
+        # the client's delayed acknowledgement (40 ms on Linux).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
+
+        def setup(self):
+            super().setup()
+            self.new_connection = True
 
         def answer(self, status, body, location=None):
             data = json.dumps(body).encode() if body is not None else b""
@@ -142,7 +152,9 @@ def handler_for(provider):
 
         def site_call(self, name):
             provider.counts[name] = provider.counts.get(name, 0) + 1
-            time.sleep(provider.delay)
+            handshake = provider.handshake if self.new_connection else 0.0
+            self.new_connection = False
+            time.sleep(provider.delay + handshake)
 
         def do_GET(self):
             parts = urlsplit(self.path)
@@ -180,9 +192,12 @@ def main():
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--ignore-claims-parameter", action="store_true",
                         help="authelia profile: advertise the claims parameter but ignore it")
+    parser.add_argument("--handshake-ms", type=float, default=0.0,
+                        help="extra wait of a new connection's first answer to the site (TCP/TLS handshakes)")
     args = parser.parse_args()
     base = f"http://127.0.0.1:{args.port}"
-    provider = Provider(base, args.profile, args.delay_ms / 1000, args.ignore_claims_parameter)
+    provider = Provider(base, args.profile, args.delay_ms / 1000, args.ignore_claims_parameter,
+                        args.handshake_ms / 1000)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(provider))
     server.daemon_threads = True
     print(f"fakeprovider ready: {provider.issuer}", flush=True)

@@ -4,11 +4,17 @@ The token endpoint (code redemption, refresh) and revocation (RFC 7009), each ma
 the configured CA bundle and timeout and the client authentication the provider takes. A call
 that fails, or an answer that is not what the protocol says, raises ``SignInError`` with a reason
 code (``accounts.errors`` turns it into the person's sentence).
+
+Calls keep their connection to the provider open for the next one (HTTP keep-alive), one pool
+per process and thread: across a network, a warm connection spares each sign-in and each refresh
+the TCP and TLS handshakes, a round trip or more apiece.
 """
 
 import base64
 import functools
+import http.cookiejar
 import os
+import threading
 import time
 from urllib.parse import quote_plus, urlsplit
 
@@ -32,6 +38,51 @@ def environment_ca_bundle():
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
+# A connection idle this long is not used again: servers close idle ones after a while of their
+# own (Authelia after 30 s, nginx 75 s, Traefik 180 s), and one closed at the moment it is reused
+# would fail the call. Below every such limit, a connection is either known closed (urllib3 looks
+# before reusing it) or still open.
+IDLE_REUSE_SECONDS = 20
+
+_pools = threading.local()
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A provider's cookies are never sent back: one call's answer must not reach another's request."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+def _session(origin):
+    """This thread's HTTP session for ``origin``, new after ``IDLE_REUSE_SECONDS`` unused or a fork."""
+    now = time.monotonic()
+    pid = os.getpid()
+    if getattr(_pools, "pid", None) != pid:
+        # A forked worker must not share its parent's sockets (gunicorn --preload).
+        _pools.pid, _pools.sessions = pid, {}
+    held = _pools.sessions.get(origin)
+    if held is not None and now - held[1] <= IDLE_REUSE_SECONDS:
+        return held[0]
+    if held is not None:
+        held[0].close()
+    session = requests.Session()
+    session.trust_env = False
+    session.cookies.set_policy(_NoCookies())
+    _pools.sessions[origin] = [session, now]
+    return session
+
+
+def close_connections():
+    """Close this thread's open connections to providers (tests, and a provider that moved)."""
+    for session, _ in getattr(_pools, "sessions", {}).values():
+        session.close()
+    _pools.sessions = {}
+
+
 def call(provider, method, url, **kwargs):
     """One call to the provider, with the configured CA bundle and timeout.
 
@@ -41,11 +92,16 @@ def call(provider, method, url, **kwargs):
     kwargs.setdefault("allow_redirects", method == "GET")
     timeout = provider.timeout
     parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     try:
-        with requests.Session() as session:
-            session.trust_env = False
+        session = _session(origin)
+        try:
             return session.request(method, url, timeout=timeout, verify=provider.tls_cafile or environment_ca_bundle(),
-                                   proxies=environment_proxies(f"{parts.scheme}://{parts.netloc}"), **kwargs)
+                                   proxies=environment_proxies(origin), **kwargs)
+        finally:
+            # Idle time counts from the end of the last call.
+            if _pools.sessions.get(origin, [None])[0] is session:
+                _pools.sessions[origin][1] = time.monotonic()
     except requests.exceptions.SSLError as exc:
         raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
     except requests.exceptions.Timeout:

@@ -1,0 +1,119 @@
+"""Calls to the provider keep their connection open for the next call (HTTP keep-alive), and
+never at the cost of a call: a connection the provider closed, one idle too long, or one a forked
+worker inherited is replaced, and nothing of one answer (cookies) reaches the next request."""
+
+import http.server
+import os
+import threading
+
+import pytest
+
+from accounts.oidc import client
+from accounts.oidc.provider import get_provider
+from tests.conftest import configure
+
+
+class CountingProvider(http.server.ThreadingHTTPServer):
+    """An HTTP/1.1 server on 127.0.0.1 that counts the connections it accepts and the requests
+    it answers, and can close a connection after answering without saying so (as a server whose
+    idle timeout ran out does) or set a cookie."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.connections, self.requests, self.cookies_seen = 0, 0, []
+        self.close_after_answer = self.set_cookie = False
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def setup(self):
+                outer.connections += 1
+                super().setup()
+
+            def do_GET(self):
+                outer.requests += 1
+                outer.cookies_seen.append(self.headers.get("Cookie"))
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if outer.set_cookie:
+                    self.send_header("Set-Cookie", "authentik_session=person-one; Path=/")
+                self.end_headers()
+                self.wfile.write(body)
+                if outer.close_after_answer:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/application/o/romm/.well-known/openid-configuration"
+
+
+@pytest.fixture
+def server():
+    client.close_connections()
+    server = CountingProvider()
+    yield server
+    client.close_connections()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def provider(settings):
+    configure(settings, None, OIDC_PROVIDER="authentik",
+              OIDC_SERVER_APPLICATION_URL="http://127.0.0.1:9/application/o/romm/")
+    return get_provider()
+
+
+def test_the_next_call_reuses_the_open_connection(server, provider):
+    for _ in range(3):
+        assert client.fetch_json(provider, "GET", server.url) == {"ok": True}
+    assert (server.requests, server.connections) == (3, 1)
+
+
+def test_a_connection_the_provider_closed_is_replaced_and_the_call_succeeds(server, provider):
+    server.close_after_answer = True
+    assert client.fetch_json(provider, "GET", server.url) == {"ok": True}
+    assert client.fetch_json(provider, "GET", server.url) == {"ok": True}
+    assert (server.requests, server.connections) == (2, 2)
+
+
+def test_a_connection_idle_past_the_limit_is_not_reused(server, provider, monkeypatch):
+    monkeypatch.setattr(client, "IDLE_REUSE_SECONDS", -1)
+    client.fetch_json(provider, "GET", server.url)
+    client.fetch_json(provider, "GET", server.url)
+    assert server.connections == 2
+
+
+def test_the_providers_cookies_are_never_sent_back(server, provider):
+    server.set_cookie = True
+    client.fetch_json(provider, "GET", server.url)
+    client.fetch_json(provider, "GET", server.url)
+    assert server.connections == 1
+    assert server.cookies_seen == [None, None]
+
+
+def test_a_forked_worker_opens_its_own_connection(server, provider, monkeypatch):
+    client.fetch_json(provider, "GET", server.url)
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # what a child of gunicorn --preload sees
+    client.fetch_json(provider, "GET", server.url)
+    assert server.connections == 2
+
+
+def test_each_thread_has_its_own_connection(server, provider):
+    client.fetch_json(provider, "GET", server.url)
+    thread = threading.Thread(target=client.fetch_json, args=(provider, "GET", server.url))
+    thread.start()
+    thread.join()
+    client.fetch_json(provider, "GET", server.url)
+    assert (server.requests, server.connections) == (3, 2)
