@@ -165,7 +165,7 @@ def report(label, results):
               f" | {statistics.median(c['provider_ms'] for _, c in pairs):14.2f} ms"
               f" | {statistics.median(own):11.2f} ms {pct(own, 95):6.1f} ms"
               f" | {statistics.median(c['cpu_ms'] for _, c in pairs):13.2f} ms")
-    print(f"  callback p50, this site / stock: {medians['site'] / medians['stock']:.2f}x")
+    print(f"  callback p50, this site / stock: {medians['site'] / medians['stock']:.3f}x")
 
 
 def main():

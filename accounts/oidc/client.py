@@ -13,14 +13,18 @@ the TCP and TLS handshakes, a round trip or more apiece.
 import base64
 import functools
 import http.cookiejar
+import logging
 import os
 import threading
 import time
 from urllib.parse import quote_plus, urlsplit
 
 import requests
+import urllib3
 
 from accounts.errors import SignInError
+
+logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=64)
@@ -57,23 +61,26 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def _session(origin):
-    """This thread's HTTP session for ``origin``, new after ``IDLE_REUSE_SECONDS`` unused or a fork."""
+def _session(origin, fresh=False):
+    """This thread's HTTP session for ``origin`` and whether it was kept from an earlier call.
+
+    A new one after ``IDLE_REUSE_SECONDS`` unused, in a forked process, or when ``fresh``.
+    """
     now = time.monotonic()
     pid = os.getpid()
     if getattr(_pools, "pid", None) != pid:
         # A forked worker must not share its parent's sockets (gunicorn --preload).
         _pools.pid, _pools.sessions = pid, {}
     held = _pools.sessions.get(origin)
-    if held is not None and now - held[1] <= IDLE_REUSE_SECONDS:
-        return held[0]
+    if held is not None and not fresh and now - held[1] <= IDLE_REUSE_SECONDS:
+        return held[0], True
     if held is not None:
         held[0].close()
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(_NoCookies())
     _pools.sessions[origin] = [session, now]
-    return session
+    return session, False
 
 
 def close_connections():
@@ -81,6 +88,30 @@ def close_connections():
     for session, _ in getattr(_pools, "sessions", {}).values():
         session.close()
     _pools.sessions = {}
+
+
+def _closed_without_answer(exc):
+    """Whether the connection ended with no answer at all (not refused, not timed out, not TLS)."""
+    return isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError)
+
+
+def _send(origin, method, url, **kwargs):
+    session, kept = _session(origin)
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.exceptions.ConnectionError as exc:
+        if not (kept and _closed_without_answer(exc)):
+            raise
+        # The provider closed the kept connection just as the call went out (its idle timeout
+        # ran out at that moment): once more, on a new connection. Had it read the request, the
+        # second answer is what the first would have been for a spent code or refresh token.
+        logger.info("OIDC provider %s closed a kept connection without answering; calling again", origin)
+        session, _ = _session(origin, fresh=True)
+        return session.request(method, url, **kwargs)
+    finally:
+        # Idle time counts from the end of the last call.
+        if origin in _pools.sessions:
+            _pools.sessions[origin][1] = time.monotonic()
 
 
 def call(provider, method, url, **kwargs):
@@ -94,14 +125,8 @@ def call(provider, method, url, **kwargs):
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     try:
-        session = _session(origin)
-        try:
-            return session.request(method, url, timeout=timeout, verify=provider.tls_cafile or environment_ca_bundle(),
-                                   proxies=environment_proxies(origin), **kwargs)
-        finally:
-            # Idle time counts from the end of the last call.
-            if _pools.sessions.get(origin, [None])[0] is session:
-                _pools.sessions[origin][1] = time.monotonic()
+        return _send(origin, method, url, timeout=timeout, verify=provider.tls_cafile or environment_ca_bundle(),
+                     proxies=environment_proxies(origin), **kwargs)
     except requests.exceptions.SSLError as exc:
         raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None
     except requests.exceptions.Timeout:

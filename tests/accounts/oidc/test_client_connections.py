@@ -1,13 +1,17 @@
 """Calls to the provider keep their connection open for the next call (HTTP keep-alive), and
-never at the cost of a call: a connection the provider closed, one idle too long, or one a forked
-worker inherited is replaced, and nothing of one answer (cookies) reaches the next request."""
+never at the cost of a call: a connection the provider closed (before the call, or just as it went
+out), one idle too long, or one a forked worker inherited is replaced, and nothing of one answer
+(cookies) reaches the next request."""
 
 import http.server
 import os
+import socket
 import threading
+import time
 
 import pytest
 
+from accounts.errors import SignInError
 from accounts.oidc import client
 from accounts.oidc.provider import get_provider
 from tests.conftest import configure
@@ -16,13 +20,16 @@ from tests.conftest import configure
 class CountingProvider(http.server.ThreadingHTTPServer):
     """An HTTP/1.1 server on 127.0.0.1 that counts the connections it accepts and the requests
     it answers, and can close a connection after answering without saying so (as a server whose
-    idle timeout ran out does) or set a cookie."""
+    idle timeout ran out does), close one on reading a request without answering it (the same,
+    at the moment the next request arrives: ``drop`` is "kept" for a connection's second request
+    and later ones, "all" for every request), or set a cookie."""
 
     daemon_threads = True
 
     def __init__(self):
         self.connections, self.requests, self.cookies_seen = 0, 0, []
         self.close_after_answer = self.set_cookie = False
+        self.drop = None
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -31,11 +38,20 @@ class CountingProvider(http.server.ThreadingHTTPServer):
 
             def setup(self):
                 outer.connections += 1
+                self.answered = 0
                 super().setup()
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
 
             def do_GET(self):
                 outer.requests += 1
                 outer.cookies_seen.append(self.headers.get("Cookie"))
+                if outer.drop == "all" or (outer.drop == "kept" and self.answered):
+                    self.close_connection = True
+                    return
+                self.answered += 1
                 body = b'{"ok": true}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -117,3 +133,55 @@ def test_each_thread_has_its_own_connection(server, provider):
     thread.join()
     client.fetch_json(provider, "GET", server.url)
     assert (server.requests, server.connections) == (3, 2)
+
+
+def test_a_kept_connection_closed_as_the_call_goes_out_is_called_again_once_on_a_new_one(server, provider):
+    assert client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"}) == {"ok": True}
+    server.drop = "kept"  # the provider's idle timeout runs out just as the next call arrives
+    assert client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"}) == {"ok": True}
+    assert (server.requests, server.connections) == (3, 2)
+
+
+def test_a_new_connection_closed_without_answer_is_not_called_again(server, provider):
+    server.drop = "all"
+    with pytest.raises(SignInError) as refused:
+        client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"})
+    assert refused.value.reason == "provider_unreachable"
+    assert (server.requests, server.connections) == (1, 1)
+
+
+def test_a_kept_connection_is_called_again_only_once(server, provider):
+    client.fetch_json(provider, "GET", server.url)
+    server.drop = "all"
+    with pytest.raises(SignInError) as refused:
+        client.fetch_json(provider, "GET", server.url)
+    assert refused.value.reason == "provider_unreachable"
+    assert (server.requests, server.connections) == (3, 2)
+
+
+def test_a_provider_that_stops_taking_connections_is_waited_for_once_not_twice(server, provider, settings):
+    settings.OIDC_TIMEOUT = 1
+    server.close_after_answer = True
+    client.fetch_json(provider, "GET", server.url)  # a session kept for this provider
+    port = server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    # The provider's host takes no more connections: a listener that never accepts, queue full.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(0)
+    queued = [socket.socket() for _ in range(3)]
+    for sock in queued:
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+    try:
+        started = time.monotonic()
+        with pytest.raises(SignInError) as refused:
+            client.fetch_json(provider, "GET", server.url)
+        waited = time.monotonic() - started
+    finally:
+        for sock in (*queued, listener):
+            sock.close()
+    assert refused.value.reason == "provider_timeout"
+    assert waited < 1.8  # OIDC_TIMEOUT once: a new connection that never opens is not tried again
