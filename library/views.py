@@ -39,17 +39,26 @@ def rom_list(request):
     """Every ROM, searched by name or file name, filtered by platform, 25 a page."""
     form = SearchForm(request.GET or None, user=request.user)
     roms = visible_roms(request.user).select_related("platform")
+    search_error = None
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
             roms = roms.filter(Q(name__icontains=q) | Q(file_name__icontains=q))
         if form.cleaned_data["platform"]:
             roms = roms.filter(platform=form.cleaned_data["platform"])
+    elif form.is_bound:
+        # A filter the person cannot use (a platform gone or not shown to them, a search too
+        # long) matches nothing: never the whole library as if no filter had been asked for.
+        roms = roms.none()
+        search_error = ("There is no such platform here: choose one from the list." if "platform" in form.errors
+                        else "The search is too long: use at most 200 characters.")
+        logger.info("Library search by %r refused: %s", request.user.username, ", ".join(form.errors))
     page = Paginator(roms, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "library/rom_list.html",
-        _context(request, form=form, page=page, query=_query_string(request), searching=form.is_bound),
+        _context(request, form=form, page=page, query=_query_string(request), searching=form.is_bound,
+                 search_error=search_error),
     )
 
 

@@ -150,6 +150,23 @@ def test_filtering_the_page_on_a_hidden_platform_shows_none_of_it(household):
     assert "Chrono Trigger" in page(h.client(h.kim), "/library/?platform=snes")
 
 
+def test_a_filter_on_a_hidden_platform_shows_no_rom_and_says_why_as_for_a_missing_one(household, caplog):
+    h = household
+    carol = h.client(h.carol)
+    hidden, missing = page(carol, "/library/?platform=snes"), page(carol, "/library/?platform=nes")
+    assert "Tetris" in page(carol, "/library/")
+    for html in (hidden, missing):
+        assert "Tetris" not in html  # not the whole library, as if no filter had been asked for
+        assert "There is no such platform here: choose one from the list." in html
+    assert hidden.replace("snes", "nes") == missing.replace("snes", "nes")
+    assert "Library search by 'carol' refused: platform" in caplog.text
+
+
+def test_a_search_too_long_says_so_and_shows_no_rom(household):
+    html = page(household.client(household.kim), "/library/?q=" + "t" * 201)
+    assert "Tetris" not in html and "The search is too long: use at most 200 characters." in html
+
+
 @pytest.mark.parametrize("url", ["/library/roms/{mario}/", "/library/roms/{chrono}/"])
 def test_a_hidden_roms_page_is_a_404(household, url):
     h = household
