@@ -20,6 +20,7 @@ import time
 from urllib.parse import quote_plus, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
 
 from accounts.errors import SignInError
@@ -42,13 +43,13 @@ def environment_ca_bundle():
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
-# A connection idle this long is not used again: servers close idle ones after a while of their
-# own (Authelia after 30 s, nginx 75 s, Traefik 180 s), and one closed at the moment it is reused
-# would fail the call. Below every such limit, a connection is either known closed (urllib3 looks
-# before reusing it) or still open.
+# A connection idle this long is not used again. Servers close idle connections after a while
+# of their own (gunicorn 2 s, Apache 5 s, Authelia 30 s, nginx 75 s); urllib3 looks before
+# reusing one and opens a new connection in place of a closed one, and one closed at the very
+# moment it is reused is called again (``_send``). The limit keeps such moments rare.
 IDLE_REUSE_SECONDS = 20
 
-_pools = threading.local()
+_threads = threading.local()
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -61,57 +62,94 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def _session(origin, fresh=False):
-    """This thread's HTTP session for ``origin`` and whether it was kept from an earlier call.
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, noting for the call under way whether it goes out on a kept connection."""
 
-    A new one after ``IDLE_REUSE_SECONDS`` unused, in a forked process, or when ``fresh``.
-    """
-    now = time.monotonic()
-    pid = os.getpid()
-    if getattr(_pools, "pid", None) != pid:
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        try:
+            # urllib3 hands out the connection released last, if it is still open.
+            queued = pool.pool.queue
+            _threads.reusing = bool(queued) and queued[-1] is not None and queued[-1].is_connected
+        except AttributeError:  # another urllib3: treated as a new connection, never called again
+            _threads.reusing = False
+        return pool
+
+
+class _Sessions:
+    """One thread's HTTP sessions, by origin, each with the time its last call ended."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        # A thread that ends (runserver's, one per request) takes its sessions with it, and
+        # urllib3 closes the connections of a pool that goes.
+        self.by_origin = {}
+
+
+def _close_all(by_origin):
+    for session, _ in by_origin.values():
+        session.close()
+    by_origin.clear()
+
+
+def _sessions():
+    held = getattr(_threads, "sessions", None)
+    if held is None or held.pid != os.getpid():
         # A forked worker must not share its parent's sockets (gunicorn --preload).
-        _pools.pid, _pools.sessions = pid, {}
-    held = _pools.sessions.get(origin)
-    if held is not None and not fresh and now - held[1] <= IDLE_REUSE_SECONDS:
-        return held[0], True
-    if held is not None:
-        held[0].close()
-    session = requests.Session()
-    session.trust_env = False
-    session.cookies.set_policy(_NoCookies())
-    _pools.sessions[origin] = [session, now]
-    return session, False
+        held = _threads.sessions = _Sessions()
+    return held.by_origin
+
+
+def _session(origin, fresh=False):
+    """This thread's HTTP session for ``origin``: new when ``fresh``, in a forked process, or
+    after ``IDLE_REUSE_SECONDS`` unused (sessions idle that long, to any origin, are closed)."""
+    by_origin = _sessions()
+    now = time.monotonic()
+    for key, (session, last_used) in list(by_origin.items()):
+        if (fresh and key == origin) or now - last_used > IDLE_REUSE_SECONDS:
+            session.close()
+            del by_origin[key]
+    if origin not in by_origin:
+        session = requests.Session()
+        session.trust_env = False
+        session.cookies.set_policy(_NoCookies())
+        session.mount("https://", _Adapter())
+        session.mount("http://", _Adapter())
+        by_origin[origin] = [session, now]
+    return by_origin[origin][0]
 
 
 def close_connections():
     """Close this thread's open connections to providers (tests, and a provider that moved)."""
-    for session, _ in getattr(_pools, "sessions", {}).values():
-        session.close()
-    _pools.sessions = {}
+    _close_all(_sessions())
 
 
 def _closed_without_answer(exc):
-    """Whether the connection ended with no answer at all (not refused, not timed out, not TLS)."""
-    return isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError)
+    """Whether the connection was reset or closed under the call: not refused, timed out, TLS,
+    or an answer that is not HTTP."""
+    reason = exc.args[0] if exc.args else None
+    return (isinstance(reason, urllib3.exceptions.ProtocolError) and len(reason.args) > 1
+            and isinstance(reason.args[1], (ConnectionResetError, BrokenPipeError)))
 
 
-def _send(origin, method, url, **kwargs):
-    session, kept = _session(origin)
+def _send(origin, method, url, timeout, **kwargs):
+    _threads.reusing = False
+    started = time.monotonic()
     try:
-        return session.request(method, url, **kwargs)
+        return _session(origin).request(method, url, timeout=timeout, **kwargs)
     except requests.exceptions.ConnectionError as exc:
-        if not (kept and _closed_without_answer(exc)):
+        elapsed = time.monotonic() - started
+        if not (_threads.reusing and _closed_without_answer(exc) and elapsed < timeout / 2):
             raise
         # The provider closed the kept connection just as the call went out (its idle timeout
-        # ran out at that moment): once more, on a new connection. Had it read the request, the
-        # second answer is what the first would have been for a spent code or refresh token.
-        logger.info("OIDC provider %s closed a kept connection without answering; calling again", origin)
-        session, _ = _session(origin, fresh=True)
-        return session.request(method, url, **kwargs)
+        # ran out at that moment): once more, on a new connection, in the time left. Had it
+        # read the request, the second answer is the one for a spent code or refresh token.
+        logger.info("OIDC provider %s closed a kept connection under a call; calling again", origin)
+        return _session(origin, fresh=True).request(method, url, timeout=timeout - elapsed, **kwargs)
     finally:
         # Idle time counts from the end of the last call.
-        if origin in _pools.sessions:
-            _pools.sessions[origin][1] = time.monotonic()
+        if origin in _sessions():
+            _sessions()[origin][1] = time.monotonic()
 
 
 def call(provider, method, url, **kwargs):
@@ -125,7 +163,7 @@ def call(provider, method, url, **kwargs):
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     try:
-        return _send(origin, method, url, timeout=timeout, verify=provider.tls_cafile or environment_ca_bundle(),
+        return _send(origin, method, url, timeout, verify=provider.tls_cafile or environment_ca_bundle(),
                      proxies=environment_proxies(origin), **kwargs)
     except requests.exceptions.SSLError as exc:
         raise SignInError("provider_tls", f"{method} {url}: {type(exc).__name__}") from None

@@ -22,14 +22,15 @@ class CountingProvider(http.server.ThreadingHTTPServer):
     it answers, and can close a connection after answering without saying so (as a server whose
     idle timeout ran out does), close one on reading a request without answering it (the same,
     at the moment the next request arrives: ``drop`` is "kept" for a connection's second request
-    and later ones, "all" for every request), or set a cookie."""
+    and later ones, "all" for every request; after ``drop_after`` seconds, with ``drop_answer``
+    written first), or set a cookie."""
 
     daemon_threads = True
 
     def __init__(self):
         self.connections, self.requests, self.cookies_seen = 0, 0, []
         self.close_after_answer = self.set_cookie = False
-        self.drop = None
+        self.drop, self.drop_after, self.drop_answer = None, 0, b""
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,6 +50,8 @@ class CountingProvider(http.server.ThreadingHTTPServer):
                 outer.requests += 1
                 outer.cookies_seen.append(self.headers.get("Cookie"))
                 if outer.drop == "all" or (outer.drop == "kept" and self.answered):
+                    time.sleep(outer.drop_after)
+                    self.wfile.write(outer.drop_answer)
                     self.close_connection = True
                     return
                 self.answered += 1
@@ -185,3 +188,32 @@ def test_a_provider_that_stops_taking_connections_is_waited_for_once_not_twice(s
             sock.close()
     assert refused.value.reason == "provider_timeout"
     assert waited < 1.8  # OIDC_TIMEOUT once: a new connection that never opens is not tried again
+
+
+def test_a_new_connection_after_a_kept_one_closed_is_not_called_again(server, provider):
+    server.close_after_answer = True
+    client.fetch_json(provider, "GET", server.url)
+    server.drop = "all"  # the next call goes out on a new connection, which is dropped
+    with pytest.raises(SignInError):
+        client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"})
+    assert (server.requests, server.connections) == (2, 2)
+
+
+@pytest.mark.parametrize("answer", [b"NOT HTTP\r\n", b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 70000 + b"\r\n"])
+def test_an_answer_that_is_not_http_is_not_called_again(server, provider, answer):
+    client.fetch_json(provider, "GET", server.url)
+    server.drop, server.drop_answer = "kept", answer  # the provider read the request and answered
+    with pytest.raises(SignInError) as refused:
+        client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"})
+    assert refused.value.reason == "provider_unreachable"
+    assert (server.requests, server.connections) == (2, 1)
+
+
+def test_a_kept_connection_closed_late_in_the_call_is_not_called_again(server, provider, settings):
+    settings.OIDC_TIMEOUT = 1
+    client.fetch_json(provider, "GET", server.url)
+    server.drop, server.drop_after = "kept", 0.6  # more than half of OIDC_TIMEOUT: not an idle close
+    with pytest.raises(SignInError):
+        client.fetch_json(provider, "POST", server.url, data={"grant_type": "authorization_code"})
+    assert (server.requests, server.connections) == (2, 1)
+
