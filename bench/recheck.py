@@ -50,18 +50,25 @@ def run(profile, pages):
     with requests_mock.Mocker() as mocker:
         fake = FakeProvider(mocker, profile)
         cache.clear()
-        # Three sessions measured in turn, so the machine's noise falls on all three alike.
-        configure(fake, **ROLES)
+        # Three sessions measured in turn, so the machine's noise falls on all three alike; each
+        # under its own configuration (the site's, set before each page, outside the timing).
+        # With the recheck on, a session signed in with it off ends (it keeps no refresh token).
+        off_env, not_due_env = ROLES, {**ROLES, "OIDC_SESSION_RECHECK_SECONDS": str(30 * 86400)}
+        due_env = {**ROLES, "OIDC_SESSION_RECHECK_SECONDS": "60"}
+        configure(fake, **off_env)
         off = signed_in(fake)  # signed in with the recheck off: no next-due time in its session
-        configure(fake, **ROLES, OIDC_SESSION_RECHECK_SECONDS=str(30 * 86400))
+        configure(fake, **not_due_env)
         not_due = signed_in(fake)  # due in 30 days: never during the run
-        configure(fake, **ROLES, OIDC_SESSION_RECHECK_SECONDS="60")
+        configure(fake, **due_env)
         due = signed_in(fake)  # due at every request: the clock moves 61 s before each
         results = {"recheck off": [], "recheck on, not due": [], "recheck on, refreshes": []}
         with time_machine.travel(time.time(), tick=True) as clock:
             for _ in range(pages):
+                configure(fake, **off_env)
                 results["recheck off"].append(timed(off, mocker))
+                configure(fake, **not_due_env)
                 results["recheck on, not due"].append(timed(not_due, mocker))
+                configure(fake, **due_env)
                 clock.shift(61)
                 results["recheck on, refreshes"].append(timed(due, mocker))
         assert len(fake.refreshes()) == pages and not fake.reused_refresh_tokens
