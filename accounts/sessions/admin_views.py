@@ -22,7 +22,7 @@ from django.utils.timezone import localtime
 from accounts.models import Session
 from accounts.sessions.browsers import in_words
 from accounts.sessions.ending import sign_out
-from accounts.sessions.listing import PUBLIC_ID, described, open_sessions, provider_labels, way_in
+from accounts.sessions.listing import PUBLIC_ID, listed, open_sessions, provider_labels, way_in
 
 # The sign-in history's reason for a session an administrator ended.
 ADMIN_ENDED = "admin_ended_session"
@@ -160,18 +160,19 @@ class UserSessionsMixin:
     def signed_in_sessions(self, user):
         if user.pk is None:
             return "—"
-        sessions = described(open_sessions(user))
+        sessions, more = listed(open_sessions(user))
         if not sessions:
             return "None."
+        unlisted = format_html("<p>And {} older session{}, not listed.</p>", more, "" if more == 1 else "s") if more else ""
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((s.browser, s.address or "—", s.way_in, _when(s.started), _when(s.last_active)) for s in sessions),
         )
         return format_html(
             '<table><tr><th>browser</th><th>address</th><th>signed in with</th><th>started</th>'
-            '<th>last active</th></tr>{}</table><p><a class="button" href="{}">End all sessions of this '
+            '<th>last active</th></tr>{}</table>{}<p><a class="button" href="{}">End all sessions of this '
             "person</a></p>",
-            rows, reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_end_sessions", args=[user.pk]),
+            rows, unlisted, reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_end_sessions", args=[user.pk]),
         )
 
     def end_sessions_view(self, request, object_id):
@@ -189,12 +190,15 @@ class UserSessionsMixin:
             self.message_user(request, f"Ended {_plural(count)} of {user.username}; "
                                        "each is signed out at its next request.")
             return HttpResponseRedirect(change_page)
+        shown, more = listed(sessions, request.session.session_key)
         context = {
             **self.admin_site.each_context(request),
             "title": f"End all sessions of {user.username}?",
             "opts": self.opts,
             "person": user,
-            "sessions": described(sessions, request.session.session_key),
+            "sessions": shown,
+            "open_count": len(shown) + more,
+            "more_sessions": more,
             "change_page": change_page,
         }
         return TemplateResponse(request, "admin/accounts/user/end_sessions.html", context)

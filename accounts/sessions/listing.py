@@ -9,12 +9,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Session, SignInEvent
 from accounts.oidc.provider import providers
 from accounts.sessions.browsers import in_words
 
+# Sessions a page lists: this browser's and the most recently active. A script that signs in
+# with a password every few minutes leaves thousands; "Sign out everywhere else" ends them all.
+SHOWN = 50
 # What a public id looks like (``accounts.sessions.engine.public_id``); anything else names no session.
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 WAYS_IN = {
@@ -58,6 +62,20 @@ class OpenSession:
     started: datetime | None
     last_active: datetime | None
     this_browser: bool
+
+
+def listed(sessions, current_key=None):
+    """The sessions (a queryset) a page lists, as ``described``, and how many more there are:
+    this browser's, then the most recently active, ``SHOWN`` in all."""
+    limit = SHOWN
+    recent = sessions.order_by(Coalesce("last_active", "created_at").desc(nulls_last=True), "-pk")
+    rows = list(recent[:limit])
+    if current_key is not None and all(row.session_key != current_key for row in rows):
+        current = list(sessions.filter(session_key=current_key))
+        if current:
+            rows = rows[: limit - 1] + current
+    more = sessions.count() - len(rows) if len(rows) >= limit else 0
+    return described(rows, current_key), more
 
 
 def described(rows, current_key=None):

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.oidc.logout import logout
 from accounts.sessions.browsers import in_words
 from accounts.sessions.ending import sign_out as end_sessions
-from accounts.sessions.listing import PUBLIC_ID, described, open_sessions
+from accounts.sessions.listing import PUBLIC_ID, listed, open_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,10 @@ def sessions(request):
 
 
 def render_page(request, status=200):
+    shown, more = listed(open_sessions(request.user), request.session.session_key)
     context = {
-        "sessions": described(open_sessions(request.user), request.session.session_key),
+        "sessions": shown,
+        "more_sessions": more,
         "sections": [template for template, _ in SECTIONS],
     }
     for _, section in SECTIONS:

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from accounts.models import Role, Session, SignInEvent, User
+from accounts.sessions import listing
 from tests.accounts.helpers import password_session, whoami
 from tests.accounts.sessions.conftest import EDGE_WINDOWS, SAFARI_IPHONE, key_of, text
 
@@ -108,6 +109,19 @@ def test_the_persons_page_lists_their_sessions_and_ends_them_all(root, browser_o
     assert response["Location"] == f"/admin/accounts/user/{alice.pk}/change/"
     assert (whoami(laptop), whoami(phone), whoami(bobs), whoami(root)) == (None, None, "bob", "root")
     assert LogEntry.objects.get().change_message == "Ended 2 sessions."
+
+
+def test_the_persons_page_lists_their_most_recent_sessions_and_ends_every_one(root, browser_of, monkeypatch):
+    monkeypatch.setattr(listing, "SHOWN", 2)
+    browsers = [browser_of("alice", address=f"203.0.113.{n}") for n in range(1, 5)]
+    alice = User.objects.get(username="alice")
+    change_page = text(root.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode())
+    assert "203.0.113.4" in change_page and "203.0.113.1" not in change_page
+    assert "And 2 older sessions, not listed." in change_page
+    confirm = text(root.get(f"/admin/accounts/user/{alice.pk}/end-sessions/").content.decode())
+    assert "alice has 4 open sessions" in confirm and "And 2 older, not listed; they end too." in confirm
+    root.post(f"/admin/accounts/user/{alice.pk}/end-sessions/")
+    assert [whoami(browser) for browser in browsers] == [None] * 4
 
 
 def test_only_administrators_see_or_end_sessions(browser_of):

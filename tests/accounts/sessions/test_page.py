@@ -8,9 +8,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role, Session
+from accounts.sessions import listing
 from tests.accounts.helpers import PASSWORD, basic, password_session
 from tests.accounts.oidc.test_several_providers import configure_two, sign_in_with
-from tests.accounts.sessions.conftest import EDGE_WINDOWS, SAFARI_IPHONE, key_of, rows_of
+from tests.accounts.sessions.conftest import EDGE_WINDOWS, SAFARI_IPHONE, key_of, rows_of, text
 from tests.fakeidp import FakeProvider
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +84,24 @@ def test_the_profile_links_to_the_page_and_strangers_are_sent_to_sign_in(browser
     assert 'href="/profile/sessions"' in browser_of("alice").get("/profile").content.decode()
     response = Client().get("/profile/sessions")
     assert response.status_code == 302 and response["Location"].startswith("/login?next=/profile/sessions")
+
+
+def test_many_sessions_list_this_browser_and_the_most_recent_and_all_can_be_signed_out(browser_of, monkeypatch):
+    monkeypatch.setattr(listing, "SHOWN", 4)
+    with time_machine.travel(SIGNED_IN_AT, tick=False):
+        laptop = browser_of("alice")  # the least recently active of all
+    others = []
+    for minute in range(1, 7):
+        with time_machine.travel(SIGNED_IN_AT + timedelta(minutes=minute), tick=False):
+            others.append(browser_of("alice", SAFARI_IPHONE, f"203.0.113.{minute}"))
+    with time_machine.travel(SIGNED_IN_AT + timedelta(minutes=8), tick=False):
+        page = laptop.get("/profile/sessions")
+        rows = rows_of(page)
+    assert [r["address"] for r in rows] == ["198.51.100.7", "203.0.113.6", "203.0.113.5", "203.0.113.4"]
+    assert rows[0]["this_browser"]
+    assert 'And 3 older sessions, not listed: "Sign out everywhere else" signs them out too.' in text(
+        page.content.decode())
+    response = laptop.post("/profile/sessions/sign-out-others", follow=True)
+    assert "Signed out 6 other sessions" in response.content.decode()
+    assert [r["address"] for r in rows_of(laptop.get("/profile/sessions"))] == ["198.51.100.7"]
+    assert all(other.get("/api/users/me").status_code == 401 for other in others)
