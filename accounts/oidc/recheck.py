@@ -277,22 +277,40 @@ def _gone(request, provider_name, detail):
 
 
 # --- at logout --------------------------------------------------------------------------------
+# A revocation that failed for one of these reasons will fail for the next token too.
+UNANSWERED = ("provider_unreachable", "provider_timeout", "provider_tls")
+
+
 def revoke_quietly(provider, token):
-    """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it."""
+    """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it.
+
+    False when the provider did not answer (``UNANSWERED``), True otherwise.
+    """
     try:
         if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
+        return error.reason not in UNANSWERED
+    return True
 
 
-def revoke_at_logout(facts):
-    """The session whose sign-in ``facts`` these are was logged out: revoke its refresh token."""
+def revoke_at_logout(facts, unanswered=None):
+    """The session whose sign-in ``facts`` these are was logged out: revoke its refresh token.
+
+    ``unanswered``, when given, counts per provider the tokens left unrevoked because the provider
+    did not answer one revocation of this batch: it is asked no more, so signing out many
+    sessions costs one ``OIDC_TIMEOUT`` of a hung provider, not one per session.
+    """
     if not facts.get("refresh_token"):
         return
     token = sealed.unseal(facts.get("refresh_token"))
     provider = get_provider(facts["provider"]) if facts.get("provider") else None
     # A chain the person's app tokens are confirmed with outlives the session (accounts.oidc.app_recheck).
     token = app_recheck.at_logout(facts.get("issuer", ""), facts.get("subject", ""), token)
-    if token and provider is not None:
-        revoke_quietly(provider, token)
+    if not token or provider is None:
+        return
+    if unanswered is not None and provider.name in unanswered:
+        unanswered[provider.name] += 1
+    elif not revoke_quietly(provider, token) and unanswered is not None:
+        unanswered[provider.name] = 0

@@ -38,7 +38,8 @@ def sign_out(request, sessions, reason, by):
     Each one ended is one log line and one sign-in history row (outcome "ended", ``reason``, and
     the session's browser and address followed by ``by``, who ended it); a session that ended
     meanwhile is skipped. The refresh tokens are revoked once every row is gone: a slow or
-    failing provider never keeps a session open.
+    failing provider never keeps a session open, and one that does not answer a revocation is
+    asked no more in this batch (one line in the log counts the tokens left).
     """
     ended = []
     for row in sessions.select_related("user"):
@@ -50,9 +51,14 @@ def sign_out(request, sessions, reason, by):
         method = row.signin_method or (SignInEvent.Method.OIDC if row.issuer else SignInEvent.Method.PASSWORD)
         history.record(request, method, SignInEvent.Outcome.ENDED, user=row.user, reason=reason, detail=detail,
                        provider=row.provider, subject=row.subject)
+    unanswered = {}
     for row in ended:
         revoke_at_logout({"refresh_token": row.refresh_token, "provider": row.provider, "issuer": row.issuer,
-                          "subject": row.subject})
+                          "subject": row.subject}, unanswered)
+    for name, count in unanswered.items():
+        if count:
+            logger.warning("%d more refresh token%s of the sessions ended not revoked at %s: it did not answer "
+                           "the first revocation (they expire there on their own)", count, "" if count == 1 else "s", name)
     return ended
 
 

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+import requests
 from django.test import Client
 
 from accounts.models import Session, SignInEvent
@@ -108,3 +109,28 @@ def test_signing_out_another_session_revokes_its_refresh_token_at_the_provider(b
     laptop.post("/profile/sessions/sign-out-others")  # nothing else left to sign out
     assert authentik.revoked == [phones_token] and whoami(laptop) == "alice"
     assert laptops_token not in authentik.revoked
+
+
+@pytest.mark.parametrize("failure", [requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError])
+def test_a_provider_that_does_not_answer_is_asked_to_revoke_once_not_once_per_session(
+        browser_of, authentik, settings, requests_mock, caplog, failure):
+    configure(settings, authentik, OIDC_SESSION_RECHECK_SECONDS="300")
+    laptop = browser_of("alice")
+    others = [browser_of("alice", SAFARI_IPHONE, f"203.0.113.{n}") for n in range(1, 5)]
+    revocations = requests_mock.post(authentik.metadata["revocation_endpoint"], exc=failure)
+    with caplog.at_level(logging.INFO, logger="accounts"):
+        laptop.post("/profile/sessions/sign-out-others")
+    assert [whoami(other) for other in others] == [None] * 4 and whoami(laptop) == "alice"
+    assert revocations.call_count == 1  # a hung provider costs one OIDC_TIMEOUT, not four
+    assert "3 more refresh tokens of the sessions ended not revoked at authentik: it did not answer" in caplog.text
+
+
+def test_a_refused_revocation_does_not_stop_the_others(browser_of, authentik, settings, requests_mock):
+    configure(settings, authentik, OIDC_SESSION_RECHECK_SECONDS="300")
+    laptop = browser_of("alice")
+    for n in range(1, 4):
+        browser_of("alice", SAFARI_IPHONE, f"203.0.113.{n}")
+    revocations = requests_mock.post(authentik.metadata["revocation_endpoint"], status_code=400,
+                                     json={"error": "invalid_request"})
+    laptop.post("/profile/sessions/sign-out-others")
+    assert revocations.call_count == 3  # the provider answered: each token is its own question
