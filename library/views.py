@@ -21,6 +21,12 @@ from library.visibility import visible_platforms, visible_roms
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+# What the ROM list says of a filter it cannot use, by the form's error code.
+SEARCH_REFUSALS = {
+    "invalid_choice": "There is no such platform here: choose one from the list.",
+    "max_length": "The search is too long: use at most 200 characters.",
+    None: "The search holds a character it cannot contain: type it again.",
+}
 
 
 def _context(request, **extra):
@@ -50,8 +56,8 @@ def rom_list(request):
         # A filter the person cannot use (a platform gone or not shown to them, a search too
         # long) matches nothing: never the whole library as if no filter had been asked for.
         roms = roms.none()
-        search_error = ("There is no such platform here: choose one from the list." if "platform" in form.errors
-                        else "The search is too long: use at most 200 characters.")
+        search_error = " ".join(SEARCH_REFUSALS.get(error.code, SEARCH_REFUSALS[None])
+                                for errors in form.errors.as_data().values() for error in errors)
         logger.info("Library search by %r refused: %s", request.user.username, ", ".join(form.errors))
     page = Paginator(roms, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

@@ -289,5 +289,6 @@ def revoke(provider, token, hint="refresh_token"):
     response = client_request(provider, endpoint, {"token": token, "token_type_hint": hint})
     if response.status_code != 200:
         raise SignInError("provider_unreachable" if response.status_code >= 500 else "token_refused",
-                          f"revocation endpoint answered HTTP {response.status_code}", error="revocation")
+                          f"revocation endpoint answered HTTP {response.status_code}", error="revocation",
+                          status=response.status_code)
     return True

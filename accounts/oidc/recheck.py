@@ -277,21 +277,18 @@ def _gone(request, provider_name, detail):
 
 
 # --- at logout --------------------------------------------------------------------------------
-# A revocation that failed for one of these reasons will fail for the next token too.
-UNANSWERED = ("provider_unreachable", "provider_timeout", "provider_tls")
-
-
 def revoke_quietly(provider, token):
     """RFC 7009 revocation of ``token``; a failure is logged and never stops what called it.
 
-    False when the provider did not answer (``UNANSWERED``), True otherwise.
+    False when no answer came (unreachable, timed out, its certificate not trusted: the next
+    token would fare the same); True when the provider answered, even with an error status.
     """
     try:
         if provider_client.revoke(provider, token):
             logger.info("refresh token revoked at %s", provider.name)
     except SignInError as error:
         logger.warning("refresh token revocation at %s failed: %s %s", provider.name, error.reason, error.detail)
-        return error.reason not in UNANSWERED
+        return "status" in error.context
     return True
 
 

@@ -68,13 +68,15 @@ def listed(sessions, current_key=None):
     """The sessions (a queryset) a page lists, as ``described``, and how many more there are:
     this browser's, then the most recently active, ``SHOWN`` in all."""
     limit = SHOWN
+    sessions = sessions.defer("session_data", "id_token", "refresh_token")
     recent = sessions.order_by(Coalesce("last_active", "created_at").desc(nulls_last=True), "-pk")
     rows = list(recent[:limit])
     if current_key is not None and all(row.session_key != current_key for row in rows):
         current = list(sessions.filter(session_key=current_key))
         if current:
             rows = rows[: limit - 1] + current
-    more = sessions.count() - len(rows) if len(rows) >= limit else 0
+    # Counted after the rows: sessions ended meanwhile (another tab) make it smaller, never negative.
+    more = max(0, sessions.count() - len(rows)) if len(rows) >= limit else 0
     return described(rows, current_key), more
 
 

@@ -162,9 +162,15 @@ def test_a_filter_on_a_hidden_platform_shows_no_rom_and_says_why_as_for_a_missin
     assert "Library search by 'carol' refused: platform" in caplog.text
 
 
-def test_a_search_too_long_says_so_and_shows_no_rom(household):
-    html = page(household.client(household.kim), "/library/?q=" + "t" * 201)
-    assert "Tetris" not in html and "The search is too long: use at most 200 characters." in html
+@pytest.mark.parametrize("query, sentence", [
+    ("q=" + "t" * 201, "The search is too long: use at most 200 characters."),
+    ("q=te%00tris", "The search holds a character it cannot contain: type it again."),
+    ("q=" + "t" * 201 + "&platform=snes", "The search is too long: use at most 200 characters. There is no "
+                                          "such platform here: choose one from the list."),
+])
+def test_a_search_the_list_cannot_use_says_why_and_shows_no_rom(household, query, sentence):
+    html = page(household.client(household.carol), "/library/?" + query)
+    assert "Tetris" not in html and sentence in html
 
 
 @pytest.mark.parametrize("url", ["/library/roms/{mario}/", "/library/roms/{chrono}/"])

@@ -125,12 +125,13 @@ def test_a_provider_that_does_not_answer_is_asked_to_revoke_once_not_once_per_se
     assert "3 more refresh tokens of the sessions ended not revoked at authentik: it did not answer" in caplog.text
 
 
-def test_a_refused_revocation_does_not_stop_the_others(browser_of, authentik, settings, requests_mock):
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_refused_revocation_does_not_stop_the_others(browser_of, authentik, settings, requests_mock, status):
     configure(settings, authentik, OIDC_SESSION_RECHECK_SECONDS="300")
     laptop = browser_of("alice")
     for n in range(1, 4):
         browser_of("alice", SAFARI_IPHONE, f"203.0.113.{n}")
-    revocations = requests_mock.post(authentik.metadata["revocation_endpoint"], status_code=400,
-                                     json={"error": "invalid_request"})
+    revocations = requests_mock.post(authentik.metadata["revocation_endpoint"], [
+        {"status_code": status, "json": {"error": "invalid_request"}}, {"status_code": 200, "json": {}}])
     laptop.post("/profile/sessions/sign-out-others")
     assert revocations.call_count == 3  # the provider answered: each token is its own question
