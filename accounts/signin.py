@@ -39,7 +39,8 @@ def complete_sign_in(request, provider, flow, code):
 
     Raises ``SignInError`` when refused, with the browser's session as it was.
     """
-    oidc_login = OIDCBackend(provider).verify(code, nonce(flow["state"]), verifier(flow["state"]))
+    oidc_login = OIDCBackend(provider).verify(code, nonce(flow["state"], flow.get("key", 0)),
+                                              verifier(flow["state"], flow.get("key", 0)))
     with signing_in(request, oidc_login.provider_ms):
         user = auth.authenticate(request, oidc_login=oidc_login)
         if user is None:

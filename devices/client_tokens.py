@@ -20,11 +20,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 
 from accounts.api import http as apiauth
 from accounts.api.access import Access, scopes_for_role
-from accounts.api.bearer import password_fingerprint
+from accounts.api.bearer import password_fingerprints, same_password
 from accounts.audit import history
 from accounts.models import ApiToken, SignInEvent
 from accounts.oidc import app_recheck, refresh_chain
@@ -167,7 +166,7 @@ def stopped(token, now=None):
     if token.password_fingerprint:
         if settings.DISABLE_USERPASS_LOGIN:
             return "password_disabled"
-        if not constant_time_compare(token.password_fingerprint, password_fingerprint(token.user)):
+        if not same_password(token.user, token.password_fingerprint):
             return "password_changed"
     if minter_stopped(token, now):
         return "minter_stopped"
@@ -232,8 +231,7 @@ def live(user):
     if settings.DISABLE_USERPASS_LOGIN:
         tokens = tokens.filter(password_fingerprint="")
     else:
-        current = password_fingerprint(user)
-        tokens = tokens.filter(Q(password_fingerprint="") | Q(password_fingerprint=current))
+        tokens = tokens.filter(Q(password_fingerprint="") | Q(password_fingerprint__in=password_fingerprints(user)))
     minted = tokens.filter(Q(minted_by__isnull=False) | Q(minted_by_api_token__isnull=False))
     cut_off = [token.pk for token in minted if minter_stopped(token, now)]
     return tokens.exclude(pk__in=cut_off) if cut_off else tokens

@@ -101,6 +101,12 @@ class EnvReader:
     def list(self, name):
         return split_list(self.str(name))
 
+    def secrets(self, name):
+        """Several secrets from ``NAME`` or ``NAME_FILE``, separated by commas or white space
+        (one per line in the file)."""
+        value = self.secret(name)
+        return [item for item in re.split(r"[\s,]+", value) if item] if value else []
+
     def secret(self, name):
         """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (docker secrets)."""
         direct = self.str(name)

@@ -27,6 +27,9 @@ if SECRET_KEY is None:
     # Development fallback: `manage.py check --deploy` (run by the container before it starts)
     # refuses it with accounts.E020.
     SECRET_KEY = "django-insecure-development-key-set-SECRET_KEY-in-production"
+# Earlier keys, still accepted for what they signed (sessions, stored refresh tokens, sign-ins
+# under way, API tokens) while SECRET_KEY is rotated (docs/security.md#rotating-secret_key).
+SECRET_KEY_FALLBACKS = env.secrets("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS") or [_base.hostname, "localhost", "127.0.0.1", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS") or [f"{_base.scheme}://{_base.netloc}"]

@@ -23,9 +23,20 @@ def digest(raw):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def password_fingerprint(user):
+def password_fingerprint(user, secret=None):
     """An HMAC of the stored password hash: changes whenever the password does."""
-    return salted_hmac("accounts.api.bearer.password", user.password, algorithm="sha256").hexdigest()
+    return salted_hmac("accounts.api.bearer.password", user.password, secret=secret, algorithm="sha256").hexdigest()
+
+
+def password_fingerprints(user):
+    """``user``'s password's fingerprints under SECRET_KEY and each key of SECRET_KEY_FALLBACKS:
+    a token issued before SECRET_KEY was rotated keeps working while the old key is a fallback."""
+    return [password_fingerprint(user, secret) for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)]
+
+
+def same_password(user, fingerprint):
+    """Whether ``user``'s password is the one ``fingerprint`` was taken of."""
+    return any(constant_time_compare(fingerprint, current) for current in password_fingerprints(user))
 
 
 def issue(user):
@@ -47,7 +58,7 @@ def find(raw):
     token = ApiToken.objects.select_related("user").filter(key_hash=digest(raw)).first()
     if token is None or token.revoked or token.expires_at <= timezone.now() or not token.user.is_active:
         return None
-    if not constant_time_compare(token.password_fingerprint, password_fingerprint(token.user)):
+    if not same_password(token.user, token.password_fingerprint):
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:

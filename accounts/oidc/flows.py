@@ -2,7 +2,9 @@
 
 A flow is ``{"state", "provider", "next", "created", "link_user"}``. The state is random and
 travels to the provider and back; the nonce and the PKCE verifier are derived from it with an
-HMAC keyed by SECRET_KEY (``salted_hmac``), so no secret is stored anywhere.
+HMAC keyed by SECRET_KEY (``salted_hmac``), so no secret is stored anywhere. A flow begun before
+SECRET_KEY was rotated (the old key now in SECRET_KEY_FALLBACKS) is finished with the key that
+began it: its cookie says which one (``key``: 0 for SECRET_KEY, then the fallbacks in order).
 
 A start keeps its flow in a signed cookie (HttpOnly, SameSite=Lax), not in a session, so a
 start that never comes back writes nothing here. Two views read the flows, the start (to add
@@ -41,14 +43,18 @@ def new_state():
     return secrets.token_urlsafe(32)
 
 
-def nonce(state):
-    """The nonce the ID token of the flow ``state`` must carry."""
-    return salted_hmac("accounts.oidc.flows.nonce", state, algorithm="sha256").hexdigest()
+def _keys():
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
 
 
-def verifier(state):
+def nonce(state, key=0):
+    """The nonce the ID token of the flow ``state`` must carry (begun with key number ``key``)."""
+    return salted_hmac("accounts.oidc.flows.nonce", state, secret=_keys()[key], algorithm="sha256").hexdigest()
+
+
+def verifier(state, key=0):
     """The PKCE code verifier of the flow ``state`` (RFC 7636: 43 to 128 characters)."""
-    return salted_hmac("accounts.oidc.flows.pkce", state, algorithm="sha256").hexdigest()
+    return salted_hmac("accounts.oidc.flows.pkce", state, secret=_keys()[key], algorithm="sha256").hexdigest()
 
 
 def keep(request, response, flow):
@@ -106,11 +112,16 @@ def _read(request, name):
     value = request.COOKIES.get(name)
     if not value:
         return []
-    try:
-        flows = signing.loads(value, salt=SALT)
-        return [{"state": s, "provider": p, "next": n, "created": c, "link_user": None} for s, p, n, c in flows]
-    except (signing.BadSignature, ValueError, TypeError):
-        return []
+    for key, secret in enumerate(_keys()):
+        try:
+            flows = signing.loads(value, key=secret, fallback_keys=[], salt=SALT)
+            return [{"state": s, "provider": p, "next": n, "created": c, "link_user": None, "key": key}
+                    for s, p, n, c in flows]
+        except signing.BadSignature:
+            continue
+        except (ValueError, TypeError):
+            return []
+    return []
 
 
 def _write(response, flows):

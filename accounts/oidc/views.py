@@ -219,7 +219,8 @@ def link(request, provider, flow):
     if request.user.pk != flow["link_user"]:
         raise SignInError("link_not_signed_in", "link flow finished outside the session that began it")
     backend = OIDCBackend(provider, request)
-    oidc_login = backend.verify(request.GET["code"], flows.nonce(flow["state"]), flows.verifier(flow["state"]))
+    oidc_login = backend.verify(request.GET["code"], flows.nonce(flow["state"], flow.get("key", 0)),
+                                flows.verifier(flow["state"], flow.get("key", 0)))
     try:
         backend.link_identity(request.user, oidc_login)
     except SignInError as error:
