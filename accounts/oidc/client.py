@@ -173,6 +173,15 @@ def call(provider, method, url, **kwargs):
         raise SignInError("provider_unreachable", f"{method} {url}: {type(exc).__name__}") from None
 
 
+def json_of(response):
+    """The answer's JSON; ValueError when it is not JSON, or nests deeper than the parser goes
+    (a hostile provider's ``[[[[…]]]]`` is a RecursionError in Python's parser)."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def fetch_json(provider, method, url, reason_if_bad="bad_response", **kwargs):
     """The JSON body of a 200 answer; a 5xx is ``provider_unreachable``, anything else ``reason_if_bad``."""
     response = call(provider, method, url, **kwargs)
@@ -180,7 +189,7 @@ def fetch_json(provider, method, url, reason_if_bad="bad_response", **kwargs):
         reason = "provider_unreachable" if response.status_code >= 500 else reason_if_bad
         raise SignInError(reason, f"{method} {url} answered HTTP {response.status_code}")
     try:
-        return response.json()
+        return json_of(response)
     except ValueError:
         raise SignInError(reason_if_bad, f"{method} {url} did not answer JSON") from None
 
@@ -226,7 +235,7 @@ def _code_tokens(response):
     if response.status_code != 200:
         raise token_error(response)
     try:
-        tokens = response.json()
+        tokens = json_of(response)
     except ValueError:
         raise SignInError("bad_response", "token endpoint did not answer JSON") from None
     if not isinstance(tokens, dict) or not isinstance(tokens.get("id_token"), str):
@@ -240,7 +249,7 @@ def _code_tokens(response):
 def token_error(response):
     """The ``SignInError`` an error answer of the token endpoint means."""
     try:
-        body = response.json()
+        body = json_of(response)
     except ValueError:
         body = {}
     error = body.get("error") if isinstance(body, dict) else None
@@ -270,7 +279,7 @@ def refresh(provider, refresh_token):
     if response.status_code != 200:
         raise token_error(response)
     try:
-        tokens = response.json()
+        tokens = json_of(response)
     except ValueError:
         raise SignInError("bad_response", "token endpoint did not answer JSON to a refresh") from None
     if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str):

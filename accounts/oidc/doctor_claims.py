@@ -69,11 +69,13 @@ def _one(text):
             found = json.loads(text)
         except json.JSONDecodeError as error:
             raise ClaimsUnreadable(f"not valid JSON ({error.msg}, line {error.lineno})") from None
+        except RecursionError:
+            raise ClaimsUnreadable("JSON nested too deeply") from None
     elif text.count(".") == 2:
         payload = text.split(".")[1]
         try:
             found = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, RecursionError):
             raise ClaimsUnreadable("a token whose middle part is not base64 JSON") from None
     else:
         raise ClaimsUnreadable("neither a JSON object nor a token (header.payload.signature)")

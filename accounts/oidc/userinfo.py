@@ -20,7 +20,7 @@ def fetch_userinfo(provider, access_token):
         claims = idtoken.validate_userinfo_jwt(provider, response.text.strip())
     else:
         try:
-            claims = response.json()
+            claims = provider_client.json_of(response)
         except ValueError:
             raise SignInError("bad_response", "userinfo did not answer JSON") from None
     if not isinstance(claims, dict):

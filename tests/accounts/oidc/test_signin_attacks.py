@@ -466,10 +466,14 @@ def test_retired_key_is_refused_after_the_jwks_is_refreshed(client, victim, cloc
     assert_refused(client, victim, attack(client, victim), caplog, "invalid_token", INVALID_TOKEN, before)
 
 
+# JSON nested deeper than Python's parser recurses: RecursionError, not ValueError.
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
 JWKS_ANSWERS = {
     "keys_not_a_list": ({"json": {"keys": 5}}, ("invalid_token", "bad_response"), None),
     "not_json": ({"text": "<html>maintenance</html>"}, "bad_response", "cannot read"),
     "json_list": ({"json": [1, 2]}, "bad_response", "cannot read"),
+    "json_nested_too_deep": ({"text": DEEP_JSON}, "bad_response", "cannot read"),
     "server_error": ({"status_code": 500, "text": "oops"}, "provider_unreachable", "could not be reached"),
     "only_an_encryption_key": (
         {"json": {"keys": [{**public_jwk(rsa_key(0), "key-1", "RS256"), "use": "enc"}]}},
@@ -590,6 +594,7 @@ USERINFO_ATTACKS = {
     "sub_missing": ({"sub": None}, None, "userinfo_mismatch", "described two different people"),
     "not_json": (None, {"text": "<html>login</html>", "headers": {"Content-Type": "text/html"}}, "bad_response", "cannot read"),
     "json_list": (None, {"json": [{"sub": "x"}]}, "bad_response", "cannot read"),
+    "json_nested_too_deep": (None, {"text": DEEP_JSON}, "bad_response", "cannot read"),
     "unauthorized": (None, {"status_code": 401, "json": {"error": "invalid_token"}}, "bad_response", "cannot read"),
     "timeout": (None, {"exc": requests.exceptions.ReadTimeout}, "provider_timeout", "took too long to answer"),
     "unsigned_jwt": (
@@ -708,6 +713,9 @@ TOKEN_ENDPOINT_ANSWERS = {
     "tls_error": ({"exc": requests.exceptions.SSLError}, "provider_tls", "does not trust"),
     "not_json": ({"text": "<html>hello</html>"}, "bad_response", "cannot read"),
     "json_list": ({"json": ["id_token"]}, "bad_response", "cannot read"),
+    "json_nested_too_deep": ({"text": DEEP_JSON}, "bad_response", "cannot read"),
+    "error_json_nested_too_deep": ({"status_code": 400, "text": DEEP_JSON}, "token_refused",
+                                   "refused to finish the sign-in"),
     "no_id_token": ({"json": {"access_token": "at", "token_type": "Bearer"}}, "bad_response", "cannot read"),
     "id_token_not_a_string": ({"json": {"access_token": "at", "token_type": "Bearer", "id_token": {"a": 1}}}, "bad_response", "cannot read"),
     "token_type_mac": ({"json": {"access_token": "at", "token_type": "mac", "id_token": "x.y.z"}}, "bad_response", "cannot read"),
