@@ -4,7 +4,8 @@ A flow is ``{"state", "provider", "next", "created", "link_user"}``. The state i
 travels to the provider and back; the nonce and the PKCE verifier are derived from it with an
 HMAC keyed by SECRET_KEY (``salted_hmac``), so no secret is stored anywhere. A flow begun before
 SECRET_KEY was rotated (the old key now in SECRET_KEY_FALLBACKS) is finished with the key that
-began it: its cookie says which one (``key``: 0 for SECRET_KEY, then the fallbacks in order).
+began it (``key``: 0 for SECRET_KEY, then the fallbacks in order): the key that signed its cookie,
+or for a link the key whose fingerprint (``key_id``, an HMAC that does not reveal it) it keeps.
 
 A start keeps its flow in a signed cookie (HttpOnly, SameSite=Lax), not in a session, so a
 start that never comes back writes nothing here. Two views read the flows, the start (to add
@@ -47,6 +48,16 @@ def _keys():
     return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
 
 
+def key_id(secret):
+    """A fingerprint of ``secret`` that tells the keys apart and reveals nothing of them."""
+    return salted_hmac("accounts.oidc.flows.key-id", "", secret=secret, algorithm="sha256").hexdigest()[:16]
+
+
+def _key_number(fingerprint):
+    """The number of the key with this fingerprint (0, SECRET_KEY, when none has it)."""
+    return next((n for n, secret in enumerate(_keys()) if key_id(secret) == fingerprint), 0)
+
+
 def nonce(state, key=0):
     """The nonce the ID token of the flow ``state`` must carry (begun with key number ``key``)."""
     return salted_hmac("accounts.oidc.flows.nonce", state, secret=_keys()[key], algorithm="sha256").hexdigest()
@@ -62,6 +73,7 @@ def keep(request, response, flow):
     if len(flow["next"] or "") > MAX_NEXT:
         flow = {**flow, "next": None}
     if flow["link_user"] is not None:
+        flow = {**flow, "key_id": key_id(settings.SECRET_KEY)}
         flows = _live(request.session.get(FLOWS, {}).values())
         request.session[FLOWS] = {f["state"]: f for f in [*flows[-(MAX_FLOWS - 1):], flow]}
     else:
@@ -91,6 +103,7 @@ def take(request, state):
         flows = request.session[FLOWS]
         flows.pop(state, None)
         request.session[FLOWS] = flows
+        flow = {**flow, "key": _key_number(flow.get("key_id"))}
     return flow
 
 

@@ -6,11 +6,13 @@ import pytest
 from django.test import Client
 
 from accounts.api.bearer import password_fingerprint
-from accounts.models import Role, User
+from accounts.models import Identity, Role, User
 from devices import client_tokens
 from romm_site.envvars import EnvReader
 from tests.accounts.helpers import PASSWORD, whoami
+from tests.accounts.oidc.test_several_providers import configure_two, sign_in_with
 from tests.conftest import BASE_URL, sign_in, start
+from tests.fakeidp import FakeProvider
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +52,20 @@ def test_a_sign_in_begun_before_the_rotation_finishes_after_it(old_key, authenti
         other = Client()
         sign_in(other, authentik, "bob")
         assert whoami(other) == "bob"
+
+
+@pytest.mark.parametrize("keep_old", [True, False])
+def test_linking_an_identity_begun_before_the_rotation_finishes_after_it(old_key, requests_mock, keep_old):
+    authentik, authelia = FakeProvider(requests_mock, "authentik"), FakeProvider(requests_mock, "authelia")
+    configure_two(old_key, authentik, authelia)
+    browser = Client()
+    sign_in_with(browser, authentik, "carol")
+    location = browser.post("/profile/link/authelia")["Location"]
+    callback = authelia.authorize(location, "carol")
+    rotate(old_key, keep_old)
+    browser.get(callback.replace(BASE_URL, ""))
+    linked = {i.provider for i in Identity.objects.filter(user__username="carol")}
+    assert linked == ({"authentik", "authelia"} if keep_old else {"authentik"})
 
 
 @pytest.mark.parametrize("keep_old", [True, False])
