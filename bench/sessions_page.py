@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/sessions_page.py [--counts 10,1000,5000] [--pages 20]
 A password account signs in, then gets ``count`` more open sessions (rows as sign-ins leave
 them: four browsers' User-Agents, addresses, times), in an SQLite file. Printed per count: the
-page's median time, its queries and its size. A script that signs in with a password every few
+first page's median time, its queries and its size. A script that signs in with a password every few
 minutes leaves thousands of such sessions within the two weeks they last.
 """
 

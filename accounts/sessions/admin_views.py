@@ -8,6 +8,8 @@ session. Sessions end as logging out
 ends one (``accounts.sessions.ending.sign_out``): the row goes and the refresh token is revoked.
 """
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -163,7 +165,11 @@ class UserSessionsMixin:
         sessions, more = listed(open_sessions(user))
         if not sessions:
             return "None."
-        unlisted = format_html("<p>And {} older session{}, not listed.</p>", more, "" if more == 1 else "s") if more else ""
+        unlisted = format_html(
+            '<p>And {} older session{}, not listed here: <a href="{}?{}">all of them in Sessions</a>.</p>',
+            more, "" if more == 1 else "s", reverse("admin:accounts_session_changelist"),
+            urlencode({"q": user.username}),
+        ) if more else ""
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((s.browser, s.address or "—", s.way_in, _when(s.started), _when(s.last_active)) for s in sessions),

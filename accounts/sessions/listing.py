@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.paginator import Paginator
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,9 +17,12 @@ from accounts.models import Session, SignInEvent
 from accounts.oidc.provider import providers
 from accounts.sessions.browsers import in_words
 
-# Sessions a page lists: this browser's and the most recently active. A script that signs in
-# with a password every few minutes leaves thousands; "Sign out everywhere else" ends them all.
+# Sessions a page lists: this browser's and the most recently active (the person's page has
+# the rest on further pages). A script that signs in with a password every few minutes leaves
+# thousands; "Sign out everywhere else" ends them all.
 SHOWN = 50
+# What a list needs of a session row: not its data or tokens.
+UNREAD = ("session_data", "id_token", "refresh_token")
 # What a public id looks like (``accounts.sessions.engine.public_id``); anything else names no session.
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 WAYS_IN = {
@@ -64,13 +68,25 @@ class OpenSession:
     this_browser: bool
 
 
+def _most_recent_first(sessions):
+    return sessions.defer(*UNREAD).order_by(Coalesce("last_active", "created_at").desc(nulls_last=True), "-pk")
+
+
+def page_of(sessions, current_key, number):
+    """One page of a person's sessions (a queryset), as ``described``, and the page: this
+    browser's first on every page, then the others, most recently active first, ``SHOWN`` a page."""
+    others = sessions.exclude(session_key=current_key) if current_key else sessions
+    page = Paginator(_most_recent_first(others), SHOWN).get_page(number)
+    current = list(sessions.defer(*UNREAD).filter(session_key=current_key)) if current_key else []
+    return described([*current, *page.object_list], current_key), page
+
+
 def listed(sessions, current_key=None):
     """The sessions (a queryset) a page lists, as ``described``, and how many more there are:
     this browser's, then the most recently active, ``SHOWN`` in all."""
     limit = SHOWN
-    sessions = sessions.defer("session_data", "id_token", "refresh_token")
-    recent = sessions.order_by(Coalesce("last_active", "created_at").desc(nulls_last=True), "-pk")
-    rows = list(recent[:limit])
+    sessions = sessions.defer(*UNREAD)
+    rows = list(_most_recent_first(sessions)[:limit])
     if current_key is not None and all(row.session_key != current_key for row in rows):
         current = list(sessions.filter(session_key=current_key))
         if current:

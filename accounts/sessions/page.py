@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.oidc.logout import logout
 from accounts.sessions.browsers import in_words
 from accounts.sessions.ending import sign_out as end_sessions
-from accounts.sessions.listing import PUBLIC_ID, listed, open_sessions
+from accounts.sessions.listing import PUBLIC_ID, open_sessions, page_of
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ def sessions(request):
 
 
 def render_page(request, status=200):
-    shown, more = listed(open_sessions(request.user), request.session.session_key)
+    shown, page = page_of(open_sessions(request.user), request.session.session_key, request.GET.get("page"))
     context = {
         "sessions": shown,
-        "more_sessions": more,
+        "page": page,
         "sections": [template for template, _ in SECTIONS],
     }
     for _, section in SECTIONS:

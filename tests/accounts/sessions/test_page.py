@@ -86,7 +86,8 @@ def test_the_profile_links_to_the_page_and_strangers_are_sent_to_sign_in(browser
     assert response.status_code == 302 and response["Location"].startswith("/login?next=/profile/sessions")
 
 
-def test_many_sessions_list_this_browser_and_the_most_recent_and_all_can_be_signed_out(browser_of, monkeypatch):
+def test_many_sessions_are_listed_page_by_page_with_this_browser_on_each_and_all_can_be_signed_out(
+        browser_of, monkeypatch):
     monkeypatch.setattr(listing, "SHOWN", 4)
     with time_machine.travel(SIGNED_IN_AT, tick=False):
         laptop = browser_of("alice")  # the least recently active of all
@@ -95,13 +96,17 @@ def test_many_sessions_list_this_browser_and_the_most_recent_and_all_can_be_sign
         with time_machine.travel(SIGNED_IN_AT + timedelta(minutes=minute), tick=False):
             others.append(browser_of("alice", SAFARI_IPHONE, f"203.0.113.{minute}"))
     with time_machine.travel(SIGNED_IN_AT + timedelta(minutes=8), tick=False):
-        page = laptop.get("/profile/sessions")
-        rows = rows_of(page)
-    assert [r["address"] for r in rows] == ["198.51.100.7", "203.0.113.6", "203.0.113.5", "203.0.113.4"]
-    assert rows[0]["this_browser"]
-    assert 'And 3 older sessions, not listed: "Sign out everywhere else" signs them out too.' in text(
-        page.content.decode())
+        first, second = laptop.get("/profile/sessions"), laptop.get("/profile/sessions?page=2")
+        beyond = laptop.get("/profile/sessions?page=99")
+    addresses = [[r["address"] for r in rows_of(page)] for page in (first, second, beyond)]
+    assert addresses == [["198.51.100.7", "203.0.113.6", "203.0.113.5", "203.0.113.4", "203.0.113.3"],
+                         ["198.51.100.7", "203.0.113.2", "203.0.113.1"],
+                         ["198.51.100.7", "203.0.113.2", "203.0.113.1"]]  # past the end: the last page
+    assert all(rows_of(page)[0]["this_browser"] for page in (first, second))
+    assert "Page 1 of 2: 6 other sessions · Older →" in text(first.content.decode())
+    assert "← More recent · Page 2 of 2: 6 other sessions" in text(second.content.decode())
     response = laptop.post("/profile/sessions/sign-out-others", follow=True)
     assert "Signed out 6 other sessions" in response.content.decode()
-    assert [r["address"] for r in rows_of(laptop.get("/profile/sessions"))] == ["198.51.100.7"]
+    page = laptop.get("/profile/sessions")
+    assert [r["address"] for r in rows_of(page)] == ["198.51.100.7"] and "Page 1 of" not in text(page.content.decode())
     assert all(other.get("/api/users/me").status_code == 401 for other in others)
