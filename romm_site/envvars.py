@@ -102,10 +102,12 @@ class EnvReader:
         return split_list(self.str(name))
 
     def secrets(self, name):
-        """Several secrets from ``NAME`` or ``NAME_FILE``, separated by commas or white space
-        (one per line in the file)."""
-        value = self.secret(name)
-        return [item for item in re.split(r"[\s,]+", value) if item] if value else []
+        """Secrets from ``NAME`` (separated by commas, each cleaned as a value is) or one from
+        the file named by ``NAME_FILE``, whole, as ``secret`` reads it: an old SECRET_KEY_FILE
+        moved there as it is, line breaks and all, is the same key."""
+        if self.str(f"{name}_FILE") is not None:
+            return [self.secret(name)]
+        return [item for item in (clean(part) for part in (self.str(name) or "").split(",")) if item]
 
     def secret(self, name):
         """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (docker secrets)."""

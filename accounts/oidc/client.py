@@ -173,13 +173,27 @@ def call(provider, method, url, **kwargs):
         raise SignInError("provider_unreachable", f"{method} {url}: {type(exc).__name__}") from None
 
 
+# No protocol answer nests deeper; what does could exhaust the recursion of whatever reads it
+# later (json.dumps of a key, a claim walked), not only of the parser.
+MAX_JSON_DEPTH = 32
+
+
 def json_of(response):
-    """The answer's JSON; ValueError when it is not JSON, or nests deeper than the parser goes
-    (a hostile provider's ``[[[[…]]]]`` is a RecursionError in Python's parser)."""
+    """The answer's JSON; ValueError when it is not JSON or nests deeper than ``MAX_JSON_DEPTH``
+    (a hostile provider's ``[[[[…]]]]``; Python's parser itself raises RecursionError)."""
     try:
-        return response.json()
+        value = response.json()
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError("JSON nested too deeply")
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return value
 
 
 def fetch_json(provider, method, url, reason_if_bad="bad_response", **kwargs):

@@ -72,6 +72,8 @@ class SessionAdmin(admin.ModelAdmin):
         # Only the list's own filters. Django also takes any lookup on a column of the row from
         # the URL (?session_key__startswith=ab), and the list's count would then tell a right
         # guess at a key from a wrong one, letter by letter; the answer is Django's 400.
+        if lookup == "user__id__exact":  # one person's sessions (the link from their page)
+            return True
         field, _, how = lookup.partition("__")
         return field in self.list_filter and how in ("exact", "isnull")
 
@@ -168,7 +170,7 @@ class UserSessionsMixin:
         unlisted = format_html(
             '<p>And {} older session{}, not listed here: <a href="{}?{}">all of them in Sessions</a>.</p>',
             more, "" if more == 1 else "s", reverse("admin:accounts_session_changelist"),
-            urlencode({"q": user.username}),
+            urlencode({"user__id__exact": user.pk}),
         ) if more else ""
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -82,10 +82,12 @@ def test_tokens_tied_to_the_password_keep_working_while_the_old_key_is_a_fallbac
 
 
 def test_fallbacks_are_read_from_the_environment_or_a_file(tmp_path):
-    assert EnvReader({"SECRET_KEY_FALLBACKS": "first-old, second-old"}).secrets("SECRET_KEY_FALLBACKS") == [
-        "first-old", "second-old"]
-    keys = tmp_path / "fallbacks"
-    keys.write_text("first-old\nsecond-old\n")
-    assert EnvReader({"SECRET_KEY_FALLBACKS_FILE": str(keys)}).secrets("SECRET_KEY_FALLBACKS") == [
-        "first-old", "second-old"]
-    assert EnvReader({}).secrets("SECRET_KEY_FALLBACKS") == []
+    read = lambda env: EnvReader(env).secrets("SECRET_KEY_FALLBACKS")  # noqa: E731
+    assert read({"SECRET_KEY_FALLBACKS": "first-old, 'second-old' ,"}) == ["first-old", "second-old"]
+    assert read({"SECRET_KEY_FALLBACKS": "a passphrase with spaces"}) == ["a passphrase with spaces"]
+    # An old SECRET_KEY_FILE moved as it is: one key, its inner line break kept (openssl wraps at 64).
+    old = tmp_path / "secret_key_old"
+    old.write_text("A" * 64 + "\n" + "B" * 24 + "\n")
+    assert read({"SECRET_KEY_FALLBACKS_FILE": str(old)}) == [EnvReader({"SECRET_KEY_FILE": str(old)}).secret(
+        "SECRET_KEY")] == ["A" * 64 + "\n" + "B" * 24]
+    assert read({}) == []

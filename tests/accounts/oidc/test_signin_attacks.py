@@ -10,6 +10,7 @@ client is told not to re-raise, so a 500 fails the assertion as a 500.
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -474,6 +475,13 @@ JWKS_ANSWERS = {
     "not_json": ({"text": "<html>maintenance</html>"}, "bad_response", "cannot read"),
     "json_list": ({"json": [1, 2]}, "bad_response", "cannot read"),
     "json_nested_too_deep": ({"text": DEEP_JSON}, "bad_response", "cannot read"),
+    # Deeper than any protocol answer (MAX_JSON_DEPTH): what reads it later (json.dumps of a key)
+    # could run out of recursion, short of what the parser itself refuses.
+    "key_nested_deep": (
+        {"text": '{"keys": [' + json.dumps({**public_jwk(rsa_key(0), "key-1", "RS256")})[:-1]
+         + ', "x5c_extra": ' + "[" * 40 + "]" * 40 + "}]}"},
+        "bad_response", "cannot read",
+    ),
     "server_error": ({"status_code": 500, "text": "oops"}, "provider_unreachable", "could not be reached"),
     "only_an_encryption_key": (
         {"json": {"keys": [{**public_jwk(rsa_key(0), "key-1", "RS256"), "use": "enc"}]}},

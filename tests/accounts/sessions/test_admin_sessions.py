@@ -2,6 +2,7 @@
 sessions of this person"; no session key in any URL or page."""
 
 import re
+from html import unescape
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -118,8 +119,12 @@ def test_the_persons_page_lists_their_most_recent_sessions_and_ends_every_one(ro
     change_page = text(root.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode())
     assert "203.0.113.4" in change_page and "203.0.113.1" not in change_page
     assert "And 2 older sessions, not listed here: all of them in Sessions" in change_page
-    listed_there = text(root.get("/admin/accounts/session/", {"q": "alice"}).content.decode())
-    assert all(f"203.0.113.{n}" in listed_there for n in range(1, 5))
+    malice, _ = password_session("malice", REMOTE_ADDR="192.0.2.99")  # a search for "alice" finds malice too
+    link = re.search(r'href="(/admin/accounts/session/\?[^"]+)">all of them in Sessions', root.get(
+        f"/admin/accounts/user/{alice.pk}/change/").content.decode()).group(1)
+    listed_there = text(root.get(unescape(link)).content.decode())
+    assert all(f"203.0.113.{n}" in listed_there for n in range(1, 5)) and "192.0.2.99" not in listed_there
+    assert whoami(malice) == "malice"
     confirm = text(root.get(f"/admin/accounts/user/{alice.pk}/end-sessions/").content.decode())
     assert "alice has 4 open sessions" in confirm and "And 2 older, not listed; they end too." in confirm
     root.post(f"/admin/accounts/user/{alice.pk}/end-sessions/")
