@@ -63,16 +63,18 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 class _Adapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, noting for the call under way whether it goes out on a kept connection."""
+    """requests' adapter, noting (``reusing``) whether its last call went out on a kept connection."""
+
+    reusing = False
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
         try:
             # urllib3 hands out the connection released last, if it is still open.
             queued = pool.pool.queue
-            _threads.reusing = bool(queued) and queued[-1] is not None and queued[-1].is_connected
+            self.reusing = bool(queued) and queued[-1] is not None and queued[-1].is_connected
         except AttributeError:  # another urllib3: treated as a new connection, never called again
-            _threads.reusing = False
+            self.reusing = False
         return pool
 
 
@@ -133,13 +135,14 @@ def _closed_without_answer(exc):
 
 
 def _send(origin, method, url, timeout, **kwargs):
-    _threads.reusing = False
+    session = _session(origin)
     started = time.monotonic()
     try:
-        return _session(origin).request(method, url, timeout=timeout, **kwargs)
+        return session.request(method, url, timeout=timeout, **kwargs)
     except requests.exceptions.ConnectionError as exc:
         elapsed = time.monotonic() - started
-        if not (_threads.reusing and _closed_without_answer(exc) and elapsed < timeout / 2):
+        reusing = getattr(session.get_adapter(url), "reusing", False)
+        if not (reusing and _closed_without_answer(exc) and elapsed < timeout / 2):
             raise
         # The provider closed the kept connection just as the call went out (its idle timeout
         # ran out at that moment): once more, on a new connection, in the time left. Had it
@@ -148,8 +151,9 @@ def _send(origin, method, url, timeout, **kwargs):
         return _session(origin, fresh=True).request(method, url, timeout=timeout - elapsed, **kwargs)
     finally:
         # Idle time counts from the end of the last call.
-        if origin in _sessions():
-            _sessions()[origin][1] = time.monotonic()
+        held = _sessions().get(origin)
+        if held is not None:
+            held[1] = time.monotonic()
 
 
 def call(provider, method, url, **kwargs):
